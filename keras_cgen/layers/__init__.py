@@ -1,0 +1,19 @@
+"""Custom Keras 3 layers for conditional generation, one per file."""
+
+from keras_cgen.layers.attention_mask import AttentionMask
+from keras_cgen.layers.attention_mask import causal_attention_mask
+from keras_cgen.layers.attention_mask import unilm_attention_mask
+from keras_cgen.layers.bias_add import BiasAdd
+from keras_cgen.layers.cached_multi_head_attention import CachedMultiHeadAttention
+from keras_cgen.layers.conditional_layer_norm import ConditionalLayerNormalization
+from keras_cgen.layers.copy_prior import CopyPrior
+
+__all__ = [
+    "AttentionMask",
+    "BiasAdd",
+    "CachedMultiHeadAttention",
+    "ConditionalLayerNormalization",
+    "CopyPrior",
+    "causal_attention_mask",
+    "unilm_attention_mask",
+]

@@ -1,0 +1,7 @@
+"""Functional model builders, one family per file."""
+
+from keras_cgen.models.transformer import BertConfig
+from keras_cgen.models.transformer import build_transformer
+from keras_cgen.models.transformer import config_from_model
+
+__all__ = ["BertConfig", "build_transformer", "config_from_model"]
