@@ -30,7 +30,7 @@ SENTENCES = [
 
 
 def encode(tokenizer, sentences):
-    rows = [[101] + np.asarray(tokenizer(s)).tolist() + [102] for s in sentences]
+    rows = [[tokenizer.cls_token_id] + np.asarray(tokenizer(s)).tolist() + [tokenizer.sep_token_id] for s in sentences]
     ids = np.zeros((len(rows), max(map(len, rows))), "int32")
     for i, row in enumerate(rows):
         ids[i, : len(row)] = row
