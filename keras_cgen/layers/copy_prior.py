@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from keras_cgen.ops import token_bag
+
 
 @keras.saving.register_keras_serializable(package="keras_cgen")
 class CopyPrior(keras.layers.Layer):
@@ -50,14 +52,8 @@ class CopyPrior(keras.layers.Layer):
 
     def source_bag(self, source_token_ids):
         """0/1 float32 `[batch, V]`: which vocabulary entries occur in the source."""
-        source_token_ids = ops.cast(source_token_ids, "int32")
-        batch, length = ops.shape(source_token_ids)[0], ops.shape(source_token_ids)[1]
-        rows = ops.repeat(ops.expand_dims(ops.arange(batch, dtype="int32"), 1), length, axis=1)
-        indices = ops.reshape(ops.stack([rows, source_token_ids], axis=-1), (-1, 2))
-        present = ops.reshape(ops.cast(ops.not_equal(source_token_ids, self.pad_token_id), "float32"), (-1,))
-        # Scatter is O(batch * S), where a one-hot bag would be O(batch * S * V).
-        counts = ops.scatter(indices, present, (batch, self.vocabulary_size))
-        return ops.cast(counts > 0, "float32")
+        include = ops.not_equal(source_token_ids, self.pad_token_id)
+        return token_bag(source_token_ids, include, self.vocabulary_size)
 
     def call(self, inputs):
         logits, source_token_ids = inputs
