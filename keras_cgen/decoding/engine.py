@@ -149,22 +149,38 @@ def generate(
     >>> out.sequences.numpy().tolist()
     [[[1, 2, 0, 1]]]
     """
+    settings = make_settings(
+        max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample, temperature=temperature,
+        top_k=top_k, top_p=top_p, min_new_tokens=min_new_tokens, eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id, length_penalty=length_penalty, early_stopping=early_stopping,
+        num_return_sequences=num_return_sequences, repetition_penalty=repetition_penalty,
+        no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
+    )
+    start_ids = check_start_ids(start_ids)
+    seed = seed_tensor(seed)
+    if jit_compile and tf.executing_eagerly():
+        return compiled(step_fn, settings)(state, start_ids, seed)
+    return decode(step_fn, settings, state, start_ids, seed)
+
+
+def make_settings(*, max_new_tokens, eos_token_id=None, bad_words_ids=None, **kwargs):
+    """Validated, hashable generation settings (the keyword arguments of `generate`)."""
     if eos_token_id is None:
         eos = ()
     elif isinstance(eos_token_id, int):
         eos = (eos_token_id,)
     else:
         eos = tuple(int(t) for t in eos_token_id)
-    settings = Settings(
-        max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=bool(do_sample),
-        temperature=float(temperature), top_k=top_k, top_p=float(top_p), min_new_tokens=min_new_tokens,
-        eos_token_ids=eos, pad_token_id=pad_token_id, length_penalty=float(length_penalty),
-        early_stopping=early_stopping, num_return_sequences=num_return_sequences,
-        repetition_penalty=float(repetition_penalty), no_repeat_ngram_size=no_repeat_ngram_size,
-        bad_words_ids=tuple(tuple(w) for w in (bad_words_ids or ())),
-    )
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"`seed` must be an int or None, got {seed!r}.")
+    for name in ("temperature", "top_p", "length_penalty", "repetition_penalty"):
+        if name in kwargs:
+            kwargs[name] = float(kwargs[name])
+    if "do_sample" in kwargs:
+        kwargs["do_sample"] = bool(kwargs["do_sample"])
+    return Settings(max_new_tokens=max_new_tokens, eos_token_ids=eos,
+                    bad_words_ids=tuple(tuple(w) for w in (bad_words_ids or ())), **kwargs)
+
+
+def check_start_ids(start_ids):
     start_ids = ops.convert_to_tensor(start_ids)
     if len(start_ids.shape) == 1:
         start_ids = start_ids[:, None]
@@ -172,11 +188,14 @@ def generate(
         raise ValueError(
             f"`start_ids` must be a non-empty [batch] or [batch, P] tensor of ids, got shape {tuple(start_ids.shape)}."
         )
-    start_ids = ops.cast(start_ids, "int32")
-    seed = tf.constant([random.randrange(2**31) if seed is None else seed, 0], tf.int32)
-    if jit_compile and tf.executing_eagerly():
-        return compiled(step_fn, settings)(state, start_ids, seed)
-    return decode(step_fn, settings, state, start_ids, seed)
+    return ops.cast(start_ids, "int32")
+
+
+def seed_tensor(seed):
+    """`[seed, 0]` as a tensor, so a compiled loop is not retraced per seed."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"`seed` must be an int or None, got {seed!r}.")
+    return tf.constant([random.randrange(2**31) if seed is None else seed, 0], tf.int32)
 
 
 _COMPILED = collections.OrderedDict()
@@ -251,7 +270,8 @@ def greedy_or_sample(step_fn, settings, state, start_ids, seed):
             step_seed = ops.stack([seed[0], seed[1] + i])
             tokens = ops.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], "int32")
         else:
-            tokens = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            # top_k, not argmax: keras' float argmax adds Bitcast ops ONNX lacks.
+            tokens = ops.cast(ops.top_k(logits, 1)[1][:, 0], "int32")
         log_probs = ops.log_softmax(logits, axis=-1)
         chosen = ops.take_along_axis(log_probs, tokens[:, None], axis=-1)[:, 0]
         tokens = ops.where(finished, settings.pad_token_id, tokens)

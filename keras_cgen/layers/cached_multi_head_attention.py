@@ -66,8 +66,8 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         self.built = True
 
     def _split_heads(self, x):
-        shape = ops.shape(x)
-        return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.key_dim))
+        # -1 for the batch: tf2onnx mis-folds Shape() of a Dense output.
+        return ops.reshape(x, (-1, ops.shape(x)[1], self.num_heads, self.key_dim))
 
     def call(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None, training=None):
         value = query if value is None else value
@@ -94,8 +94,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout_layer(probs, training=training)
         out = ops.einsum("bhst,bthd->bshd", probs, v)
-        shape = ops.shape(out)
-        out = self.output_dense(ops.reshape(out, (shape[0], shape[1], self.num_heads * self.key_dim)))
+        out = self.output_dense(ops.reshape(out, (-1, ops.shape(q)[1], self.num_heads * self.key_dim)))
         if cache is not None:
             return out, cache
         return out

@@ -3,5 +3,6 @@
 from keras_cgen.models.transformer import BertConfig
 from keras_cgen.models.transformer import build_transformer
 from keras_cgen.models.transformer import config_from_model
+from keras_cgen.models.transformer_decoder import TransformerDecoder
 
-__all__ = ["BertConfig", "build_transformer", "config_from_model"]
+__all__ = ["BertConfig", "TransformerDecoder", "build_transformer", "config_from_model"]

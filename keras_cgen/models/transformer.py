@@ -12,9 +12,11 @@ cached decoder look layers up by them.
 """
 
 import dataclasses
+import math
 
 import keras
 import keras_hub
+from keras import ops
 
 from keras_cgen.layers import AttentionMask
 from keras_cgen.layers import BiasAdd
@@ -94,17 +96,26 @@ class BertConfig:
 
 
 @keras.saving.register_keras_serializable(package="keras_cgen")
+def gelu_erf(x):
+    """BERT's exact GELU. Written with erf: TensorFlow's own gelu lowers to
+    Erfc, which ONNX has no operator for."""
+    return 0.5 * x * (1.0 + ops.erf(x / math.sqrt(2.0)))
+
+
+@keras.saving.register_keras_serializable(package="keras_cgen")
 def gelu_approximate(x):
-    """The tanh approximation of GELU (Hugging Face's "gelu_new")."""
+    """The tanh approximation of GELU (Hugging Face's "gelu_new", keras-hub's BERT)."""
     return keras.activations.gelu(x, approximate=True)
 
 
+# Config name -> function, and back (for config_from_model).
+ACTIVATIONS = {"gelu": gelu_erf, "gelu_new": gelu_approximate, "gelu_pytorch_tanh": gelu_approximate,
+               "gelu_approximate": gelu_approximate}
+ACTIVATION_NAMES = {"gelu_erf": "gelu", "gelu_approximate": "gelu_approximate"}
+
+
 def activation(name):
-    # BERT's "gelu" is the exact erf form, which is what keras.activations.gelu
-    # computes by default; "gelu_new"/"gelu_pytorch_tanh" is the tanh form.
-    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_approximate"):
-        return gelu_approximate
-    return keras.activations.get(name)
+    return ACTIVATIONS.get(name) or keras.activations.get(name)
 
 
 def build_transformer(
@@ -229,6 +240,7 @@ def config_from_model(model):
     attention = layers["Transformer-0-MultiHeadSelfAttention"]
     intermediate = layers["Transformer-0-FeedForward-Intermediate"]
     act_name = intermediate.activation.__name__
+    act_name = ACTIVATION_NAMES.get(act_name, act_name)
     return BertConfig(
         vocabulary_size=int(layers["Embedding-Token"].input_dim),
         hidden_size=int(layers["Embedding-Token"].output_dim),
