@@ -3,20 +3,30 @@ import math
 import keras
 from keras import ops
 
+CACHE_WRITES = ("where", "slice_update")
+
 
 @keras.saving.register_keras_serializable(package="keras_cgen")
 class CachedMultiHeadAttention(keras.layers.Layer):
     """Multi-head attention with an incremental key/value cache.
 
     Without a cache it is ordinary (self- or cross-) attention. With
-    `cache` of shape `[batch, 2, max_length, num_heads, key_dim]` (keys, values)
-    the keys/values of the `S` query positions are written into the cache at
-    `[cache_update_index, cache_update_index + S)` and attention runs over the
-    whole cache; the call then returns `(output, new_cache)`.
+    `cache=(keys, values)`, each `[batch, num_heads, max_length, key_dim]`, the
+    keys/values of the `S` query positions are written into the cache at
+    `[cache_update_index, cache_update_index + S)`, attention runs over the
+    whole cache, and the call returns `(output, new_cache)`.
 
-    The cache write is a one-hot matmul rather than `slice_update`: it lowers to
-    plain MatMul/Mul/Add, which tf2onnx converts and every TF Serving build
-    runs (`XlaDynamicUpdateSlice` converts to neither).
+    `cache_write="where"` (default) writes with `where`/one-hot matmul: plain
+    ops that tf2onnx converts and every TF Serving build runs.
+    `"slice_update"` uses a dynamic-update-slice, which XLA does in place
+    (faster in an XLA-compiled loop) but which neither ONNX nor a non-XLA
+    TensorFlow graph can run.
+
+    For beam search over a long source, `shared_cache=(keys, values)`
+    `[batch, num_heads, S0, key_dim]` with `shared_mask` bool `[batch, S0]`
+    is attended by every one of the `N = batch * r` query rows (row n sees
+    source row n // r) without being copied per beam; `cache` then holds only
+    the generated positions.
 
     Args:
         num_heads: number of heads.
@@ -27,10 +37,10 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     Example:
     >>> layer = CachedMultiHeadAttention(num_heads=2, key_dim=4)
     >>> x = keras.random.normal((1, 3, 8))
-    >>> cache = keras.ops.zeros((1, 2, 10, 2, 4))
-    >>> out, cache = layer(x, cache=cache, cache_update_index=0)
-    >>> out.shape, cache.shape
-    ((1, 3, 8), (1, 2, 10, 2, 4))
+    >>> empty = keras.ops.zeros((1, 2, 10, 4))
+    >>> out, (keys, values) = layer(x, cache=(empty, empty), cache_update_index=0)
+    >>> out.shape, keys.shape
+    ((1, 3, 8), (1, 2, 10, 4))
     """
 
     def __init__(self, num_heads, key_dim, dropout=0.0, kernel_initializer="glorot_uniform", **kwargs):
@@ -66,10 +76,31 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         self.built = True
 
     def _split_heads(self, x):
+        """[B, S, H*D] -> [B, H, S, D]."""
         # -1 for the batch: tf2onnx mis-folds Shape() of a Dense output.
-        return ops.reshape(x, (-1, ops.shape(x)[1], self.num_heads, self.key_dim))
+        x = ops.reshape(x, (-1, ops.shape(x)[1], self.num_heads, self.key_dim))
+        return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None, training=None):
+    @staticmethod
+    def _write(cache, new, index, how):
+        """cache[:, :, index:index + S] = new, for cache [B, H, T, D] and new [B, H, S, D]."""
+        if how == "prefill":
+            return new
+        if how == "slice_update":
+            return ops.slice_update(cache, (0, 0, index, 0), new)
+        length = ops.shape(cache)[2]
+        if new.shape[2] == 1:  # one decoding step: a single `where`
+            hit = ops.equal(ops.arange(length, dtype="int32"), index)[None, None, :, None]
+            return ops.where(hit, new, cache)
+        positions = index + ops.arange(ops.shape(new)[2], dtype="int32")
+        write = ops.one_hot(positions, length, dtype=new.dtype)  # [S, T]
+        keep = ops.reshape(1.0 - ops.sum(write, axis=0), (1, 1, -1, 1))
+        return cache * keep + ops.einsum("st,bhsd->bhtd", write, new)
+
+    def call(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None,
+             shared_cache=None, shared_mask=None, cache_write="where", training=None):
+        if cache_write not in CACHE_WRITES:
+            raise ValueError(f"`cache_write` must be one of {CACHE_WRITES}, got {cache_write!r}.")
         value = query if value is None else value
         q = self._split_heads(self.query_dense(query))
         k = self._split_heads(self.key_dense(value))
@@ -77,32 +108,51 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             if cache_update_index is None:
                 raise ValueError("`cache_update_index` is required when `cache` is given.")
-            max_length = ops.shape(cache)[2]
-            positions = ops.cast(cache_update_index, "int32") + ops.arange(ops.shape(k)[1], dtype="int32")
-            write = ops.one_hot(positions, max_length, dtype=k.dtype)  # [S, T]
-            keep = ops.reshape(1.0 - ops.sum(write, axis=0), (1, -1, 1, 1))
-            cache = ops.cast(cache, k.dtype)
-            k = cache[:, 0] * keep + ops.einsum("st,bshd->bthd", write, k)
-            v = cache[:, 1] * keep + ops.einsum("st,bshd->bthd", write, v)
-            cache = ops.stack([k, v], axis=1)
-        scores = ops.einsum("bshd,bthd->bhst", q, k)
-        scores = ops.cast(scores, "float32") / math.sqrt(self.key_dim)
+            if isinstance(cache_update_index, int) and cache_update_index == 0 and k.shape[2] == cache[0].shape[2]:
+                cache_write = "prefill"  # the prompt fills the whole cache: no write needed
+            index = ops.cast(cache_update_index, "int32")
+            k = self._write(ops.cast(cache[0], k.dtype), k, index, cache_write)
+            v = self._write(ops.cast(cache[1], v.dtype), v, index, cache_write)
+            cache = (k, v)
+        scale = 1.0 / math.sqrt(self.key_dim)
+        rows, queries = ops.shape(q)[0], ops.shape(q)[2]
+        scores = ops.einsum("bhsd,bhtd->bhst", q, k)
+        scores = ops.cast(scores, "float32") * scale
         if attention_mask is not None:
-            mask = ops.expand_dims(ops.cast(attention_mask, "bool"), 1)
             # A finite large negative (not -inf) keeps fully masked rows NaN-free.
-            scores = ops.where(mask, scores, -1e9)
+            scores = ops.where(ops.expand_dims(ops.cast(attention_mask, "bool"), 1), scores, -1e9)
+        if shared_cache is not None:
+            shared_k, shared_v = shared_cache
+            batch = ops.shape(shared_k)[0]
+            grouped = ops.reshape(q, (batch, -1, self.num_heads, queries, self.key_dim))  # [B, r, H, S, D]
+            shared_scores = ops.einsum("brhsd,bhtd->brhst", grouped, ops.cast(shared_k, q.dtype))
+            shared_scores = ops.cast(shared_scores, "float32") * scale
+            if shared_mask is not None:
+                shared_scores = ops.where(ops.cast(shared_mask, "bool")[:, None, None, None, :], shared_scores, -1e9)
+            shared_scores = ops.reshape(shared_scores, (rows, self.num_heads, queries, -1))
+            scores = ops.concatenate([shared_scores, scores], axis=-1)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout_layer(probs, training=training)
-        out = ops.einsum("bhst,bthd->bshd", probs, v)
-        out = self.output_dense(ops.reshape(out, (-1, ops.shape(q)[1], self.num_heads * self.key_dim)))
+        own_probs = probs
+        out = 0.0
+        if shared_cache is not None:
+            shared_length = ops.shape(shared_k)[2]
+            shared_probs = ops.reshape(probs[..., :shared_length], (batch, -1, self.num_heads, queries, shared_length))
+            out = ops.reshape(ops.einsum("brhst,bhtd->brhsd", shared_probs, ops.cast(shared_v, q.dtype)),
+                              (rows, self.num_heads, queries, self.key_dim))
+            own_probs = probs[..., shared_length:]
+        out = out + ops.einsum("bhst,bhtd->bhsd", own_probs, v)
+        out = ops.transpose(out, (0, 2, 1, 3))
+        out = self.output_dense(ops.reshape(out, (-1, ops.shape(q)[2], self.num_heads * self.key_dim)))
         if cache is not None:
             return out, cache
         return out
 
-    def compute_output_spec(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None, training=None):
+    def compute_output_spec(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None,
+                            shared_cache=None, shared_mask=None, cache_write="where", training=None):
         out = keras.KerasTensor(query.shape, dtype=self.compute_dtype)
         if cache is not None:
-            return out, keras.KerasTensor(cache.shape, dtype=self.compute_dtype)
+            return out, tuple(keras.KerasTensor(c.shape, dtype=self.compute_dtype) for c in cache)
         return out
 
     def get_config(self):

@@ -1,15 +1,16 @@
 """Cached incremental decoding for `build_transformer`'s "lm" and "unilm" models.
 
-`init` encodes the source (UniLM) or prompt (LM) once, writing every layer's
-keys/values into a cache; `step` then feeds one token per call. Each row's
-source may have its own length (right padding): positions are per row, cache
-slots are shared.
+`init` encodes the source (UniLM) or prompt (LM) once into every layer's
+source key/value cache; `step` then feeds one token per call. Each row's
+source may have its own length (right padding): positions are per row.
 
-Cache slots: `[0, S)` hold the padded source. Step 0 re-feeds each row's last
-source token (the `[SEP]` of a UniLM source) as a query, to get the logits of
-the first new token; its keys go to slot S, which stays masked, since that
-token's keys are already in the cache. Step k >= 1 feeds the k-th new token
-into slot S + k.
+Step 0 re-feeds each row's last source token (the `[SEP]` of a UniLM source)
+as a query, to get the logits of the first new token. Its keys/values land in
+slot 0 of the generated cache, which stays masked (they are already in the
+source cache); step k >= 1 writes the k-th new token into slot k.
+
+The source cache is the same for every beam of a row, so `generate` keeps it
+out of the loop state: beams never copy or reorder it.
 """
 
 import tensorflow as tf
@@ -17,6 +18,8 @@ from keras import ops
 
 from keras_cgen.decoding import engine
 from keras_cgen.models.transformer import config_from_model
+
+SOURCE_KEYS = ("source_caches", "source_mask")
 
 
 class TransformerDecoder:
@@ -27,6 +30,9 @@ class TransformerDecoder:
             trained or loaded with `load_bert`.
         use_cache: False re-runs the whole model on the whole sequence at every
             step (the bert4keras way): the reference for tests and benchmarks.
+        cache_write: `"where"` (exportable to ONNX / any TF Serving) or
+            `"slice_update"` (in-place under XLA). Default `"auto"`: slice
+            updates inside the XLA-compiled `generate`, `where` elsewhere.
 
     Example:
     >>> decoder = TransformerDecoder(model)                       # doctest: +SKIP
@@ -34,15 +40,19 @@ class TransformerDecoder:
     ...                        eos_token_id=sep_id)               # doctest: +SKIP
     """
 
-    def __init__(self, model, use_cache=True):
+    def __init__(self, model, use_cache=True, cache_write="auto"):
         self.model = model
         self.config = config_from_model(model)
         self.layer_names = {layer.name for layer in model.layers}
         if "MLM-Bias" not in self.layer_names:
             raise ValueError(f"Model `{model.name}` has no MLM head: build it with application='lm' or 'unilm'.")
+        if cache_write not in ("auto", "where", "slice_update"):
+            raise ValueError(f"`cache_write` must be 'auto', 'where' or 'slice_update', got {cache_write!r}.")
         self.unilm = model.get_layer("Attention-Mask").mode == "unilm"
         self.conditional = "condition" in model.input
         self.use_cache = use_cache
+        self.cache_write = "where" if cache_write == "auto" else cache_write
+        self.auto_write = cache_write == "auto"
         self.layer = model.get_layer
         self._compiled = {}
 
@@ -58,33 +68,31 @@ class TransformerDecoder:
         source_mask = ops.not_equal(token_ids, 0)
         lengths = ops.sum(ops.cast(source_mask, "int32"), axis=1)
         start_ids = ops.take_along_axis(token_ids, ops.maximum(lengths - 1, 0)[:, None], axis=1)[:, 0]
-        state = {"lengths": lengths, "start_slot": ops.full((batch,), length, dtype="int32")}
+        state = {"lengths": lengths}
         if condition is not None:
             condition = ops.cast(condition, "float32")
-            if not self.use_cache:
-                state["condition"] = condition
-            elif "Condition-Projection" in self.layer_names:  # shared by every LayerNorm: project once
+            if self.use_cache and "Condition-Projection" in self.layer_names:  # shared by every LayerNorm
                 condition = self.layer("Condition-Projection")(condition)
             state["condition"] = condition
         if not self.use_cache:
-            total = length + max_new_tokens
             state["tokens"] = ops.pad(token_ids, ((0, 0), (0, max_new_tokens)))
             state["segments"] = ops.zeros_like(state["tokens"])
             return state, start_ids
-        total = length + max_new_tokens + 1
-        state["key_mask"] = ops.pad(source_mask, ((0, 0), (0, max_new_tokens + 1)))
-        heads, head_size = self.config.num_heads, self.config.head_size
-        empty = ops.zeros((batch, 2, total, heads, head_size), dtype=self.model.compute_dtype)
-        caches = [empty] * self.config.num_layers
+
         positions = ops.repeat(ops.arange(length, dtype="int32")[None, :], batch, axis=0)
         if self.unilm:  # the whole source sees the whole source
             mask = ops.repeat(source_mask[:, None, :], length, axis=1)
         else:
             causal = ops.arange(length)[:, None] >= ops.arange(length)[None, :]
             mask = ops.logical_and(causal[None], source_mask[:, None, :])
-        mask = ops.pad(mask, ((0, 0), (0, 0), (0, total - length)))
-        _, state["caches"] = self.forward(token_ids, ops.zeros_like(token_ids), positions, mask, caches, 0,
-                                          state.get("condition"))
+        heads, head_size = self.config.num_heads, self.config.head_size
+        empty = ops.zeros((batch, heads, length, head_size), dtype=self.model.compute_dtype)
+        _, state["source_caches"] = self.forward(
+            token_ids, ops.zeros_like(token_ids), positions, mask, [(empty, empty)] * self.config.num_layers, 0,
+            state.get("condition"))
+        state["source_mask"] = source_mask
+        generated = ops.zeros((batch, heads, max_new_tokens, head_size), dtype=self.model.compute_dtype)
+        state["caches"] = [(generated, generated)] * self.config.num_layers
         return state, start_ids
 
     def step(self, last_token_ids, state, index):
@@ -94,12 +102,11 @@ class TransformerDecoder:
         positions = (state["lengths"] - 1 + index)[:, None]
         segment = 1 if self.unilm else 0
         segments = ops.where(index == 0, 0, segment) * ops.ones_like(positions)
-        slot = state["start_slot"][0] + index
-        slots = ops.arange(ops.shape(state["key_mask"])[1], dtype="int32")[None, :]
-        generated = ops.logical_and(slots > state["start_slot"][:, None], slots <= slot)
-        mask = ops.logical_or(state["key_mask"], generated)[:, None, :]
-        hidden, caches = self.forward(last_token_ids[:, None], segments, positions, mask, state["caches"], slot,
-                                      state.get("condition"))
+        slots = ops.arange(ops.shape(state["caches"][0][0])[2], dtype="int32")
+        mask = ops.logical_and(slots >= 1, slots <= index)[None, None, :]
+        hidden, caches = self.forward(
+            last_token_ids[:, None], segments, positions, mask, state["caches"], index, state.get("condition"),
+            shared=(state["source_caches"], state["source_mask"]))
         return self.logits(hidden[:, 0], state.get("condition")), {**state, "caches": caches}
 
     # ---- uncached reference ------------------------------------------------
@@ -123,7 +130,7 @@ class TransformerDecoder:
         layer = self.layer(name)
         return layer([x, condition]) if self.conditional else layer(x)
 
-    def forward(self, token_ids, segment_ids, positions, mask, caches, cache_index, condition):
+    def forward(self, token_ids, segment_ids, positions, mask, caches, cache_index, condition, shared=None):
         config = self.config
         x = self.layer("Embedding-Token")(token_ids)
         x = x + self.layer("Embedding-Segment")(segment_ids)
@@ -132,7 +139,11 @@ class TransformerDecoder:
         new_caches = []
         for i in range(config.num_layers):
             name = f"Transformer-{i}-MultiHeadSelfAttention"
-            y, cache = self.layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index)
+            kwargs = {}
+            if shared is not None:
+                kwargs = dict(shared_cache=shared[0][i], shared_mask=shared[1])
+            y, cache = self.layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index,
+                                        cache_write=self.cache_write, **kwargs)
             new_caches.append(cache)
             x = self.norm(f"{name}-Norm", x + y, condition)
             name = f"Transformer-{i}-FeedForward"
@@ -146,8 +157,21 @@ class TransformerDecoder:
         return self.layer("MLM-Bias")(x)
 
     # ---- one compiled graph: init + the whole decode loop ------------------
+    def decode(self, inputs, settings, seed):
+        """`init` + the engine's loop, with the source cache held outside the
+        loop state (shared by all beams). Callable inside any `tf.function`."""
+        state, start_ids = self.init(inputs, settings.max_new_tokens)
+        if not self.use_cache:
+            return engine.decode(self.step, settings, state, start_ids[:, None], seed)
+        source = {key: state.pop(key) for key in SOURCE_KEYS}
+
+        def step(last, loop_state, index):
+            logits, new_state = self.step(last, {**loop_state, **source}, index)
+            return logits, {key: value for key, value in new_state.items() if key not in SOURCE_KEYS}
+        return engine.decode(step, settings, state, start_ids[:, None], seed)
+
     def generate(self, inputs, *, max_new_tokens, seed=None, jit_compile=True, **kwargs):
-        """`init` then `keras_cgen.decoding.generate`, compiled together.
+        """`init` then the decode loop, compiled together into one graph.
 
         Keyword arguments are those of `keras_cgen.decoding.generate`.
         Returns its `GenerateOutput(sequences, scores)`.
@@ -159,8 +183,14 @@ class TransformerDecoder:
                              f"{tuple(inputs['token_ids'].shape)}.")
         key = (settings, jit_compile)
         if key not in self._compiled:
+            write = "slice_update" if (self.auto_write and jit_compile) else self.cache_write
+
             def run(inputs, seed):
-                state, start_ids = self.init(inputs, settings.max_new_tokens)
-                return engine.decode(self.step, settings, state, start_ids[:, None], seed)
+                previous, self.cache_write = self.cache_write, write
+                try:
+                    return self.decode(inputs, settings, seed)
+                finally:
+                    self.cache_write = previous
+
             self._compiled[key] = tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
         return self._compiled[key](inputs, engine.seed_tensor(seed))
