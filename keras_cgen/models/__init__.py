@@ -1,8 +1,18 @@
 """Functional model builders, one family per file."""
 
+from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
+from keras_cgen.models.lstm_seq2seq import build_lstm_seq2seq
+
 from keras_cgen.models.transformer import BertConfig
 from keras_cgen.models.transformer import build_transformer
 from keras_cgen.models.transformer import config_from_model
 from keras_cgen.models.transformer_decoder import TransformerDecoder
 
-__all__ = ["BertConfig", "TransformerDecoder", "build_transformer", "config_from_model"]
+__all__ = [
+    "BertConfig",
+    "LSTMSeq2SeqDecoder",
+    "TransformerDecoder",
+    "build_lstm_seq2seq",
+    "build_transformer",
+    "config_from_model",
+]

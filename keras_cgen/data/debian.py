@@ -1,0 +1,217 @@
+"""Debian package descriptions as article -> title pairs.
+
+The long description is the article, the one-line synopsis the title.
+`fetch_translations` asks the machine's own apt for the `Translation-<lang>`
+indexes (into a private lists directory, so the system's lists are never
+touched and no mirror is named here); `load_pairs` parses, cleans,
+de-duplicates and splits them, and caches the splits as JSON lines.
+
+Sibling packages (foo, foo-data, foo-doc, python3-foo) share most of a body,
+so rows are split by *family*: packages joined when their normalised names
+agree or their bodies are the same. A row split would leak.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tqdm import tqdm
+
+LANGUAGES = ("en", "zh_CN")
+SPLITS = ("train", "valid", "test")
+
+
+def cache_dir(root=None):
+    """Where fetched data lives: `root`, $KERAS_CGEN_CACHE or ~/.cache/keras_cgen."""
+    root = root or os.environ.get("KERAS_CGEN_CACHE") or Path.home() / ".cache" / "keras_cgen"
+    return Path(root) / "debian-descriptions"
+
+
+def fetch_translations(language="en", root=None):
+    """Downloads Debian's `Translation-<language>` indexes with apt; returns their paths."""
+    if language not in LANGUAGES:
+        raise ValueError(f"`language` must be one of {LANGUAGES}, got {language!r}.")
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise RuntimeError(
+            "`apt-get` was not found: the Debian descriptions are fetched with the machine's own apt. "
+            "On a Debian/Ubuntu machine run `cgen data debian-descriptions`; elsewhere copy the "
+            "`*_i18n_Translation-en.lz4` (and `-zh_CN`) files from a Debian machine's "
+            "`cgen data` cache into " f"{cache_dir(root) / 'lists'}."
+        )
+    directory = cache_dir(root)
+    (directory / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (directory / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    config = directory / "apt.conf"
+    config.write_text(
+        '#clear Acquire::Languages;\nAcquire::Languages { "en"; "zh_CN"; };\n'
+        f'Dir::State::Lists "{directory / "lists"}";\nDir::Cache "{directory / "cache"}";\n'
+    )
+    print(f"Fetching Debian's package-description indexes into {directory} (apt shows progress)...")
+    result = subprocess.run([apt, "-c", str(config), "update"], stdin=subprocess.DEVNULL)
+    found = translation_files(language, root)
+    if result.returncode or not found:
+        raise RuntimeError(
+            f"`apt-get update` {'failed' if result.returncode else 'fetched no Translation-' + language} "
+            f"(exit {result.returncode}). Check that this machine reaches its Debian package sources "
+            f"(`apt-get update` as root works), then run `cgen data debian-descriptions` again."
+        )
+    return found
+
+
+def translation_files(language="en", root=None):
+    lists = cache_dir(root) / "lists"
+    return sorted(p for p in lists.glob(f"*_i18n_Translation-{language}*") if not p.name.endswith(".diff"))
+
+
+def read_text(path):
+    path = Path(path)
+    data = path.read_bytes()
+    if path.suffix == ".lz4":
+        import lz4.frame
+
+        data = lz4.frame.decompress(data)
+    return data.decode("utf-8", errors="replace")
+
+
+def parse_records(text, language="en"):
+    """Yields `{"package", "title", "body"}` from a Translation file's text."""
+    field = f"Description-{language}:"
+    for block in tqdm(text.split("\n\n"), desc="parse", unit=" records", leave=False, mininterval=1.0):
+        package, title, body = None, None, []
+        for line in block.split("\n"):
+            if line.startswith("Package:"):
+                package = line[len("Package:"):].strip()
+            elif line.startswith(field):
+                title = line[len(field):].strip()
+            elif line.startswith(" ") and title is not None:
+                body.append(line[1:])
+        if package and title and body:
+            yield {"package": package, "title": clean(title), "body": clean_body(body)}
+
+
+def clean(text):
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def clean_body(lines):
+    """Debian's format: a line " ." is a paragraph break; indented lines are
+    verbatim text (lists, code). Paragraphs are kept, joined by a newline."""
+    paragraphs, current = [], []
+    for line in lines:
+        if line.strip() == ".":
+            if current:
+                paragraphs.append(clean(" ".join(current)))
+            current = []
+        else:
+            current.append(line.strip())
+    if current:
+        paragraphs.append(clean(" ".join(current)))
+    return "\n".join(p for p in paragraphs if p)
+
+
+PREFIXES = ("python3-", "python-", "golang-github-", "golang-", "node-", "ruby-", "php-", "r-cran-", "r-bioc-",
+            "libghc-", "lib", "gir1.2-", "fonts-", "texlive-", "elpa-", "librust-", "rust-")
+SUFFIXES = ("-dev", "-doc", "-docs", "-data", "-common", "-dbg", "-dbgsym", "-bin", "-utils", "-tools", "-examples",
+            "-perl", "-java", "-el", "-plugins", "-plugin", "-runtime", "-core", "-cli", "-gtk", "-qt", "-l10n",
+            "-locales", "-static", "-headers", "-server", "-client")
+
+
+def family_of(package):
+    """foo, foo-data, foo-doc, libfoo2, python3-foo, golang-github-x-foo-dev -> "foo"."""
+    name = package.lower()
+    for prefix in PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix) + 1:
+            name = name[len(prefix):]
+            break
+    changed = True
+    while changed:
+        changed = False
+        for suffix in SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix) + 1:
+                name, changed = name[: -len(suffix)], True
+        stripped = re.sub(r"[\d.]+(-\d+)?$", "", name).rstrip("-.")
+        if stripped and stripped != name:
+            name, changed = stripped, True
+    return name
+
+
+def split_of(key, valid_share=0.05, test_share=0.05):
+    """A deterministic split from a stable hash (not Python's salted hash())."""
+    fraction = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if fraction < test_share:
+        return "test"
+    if fraction < test_share + valid_share:
+        return "valid"
+    return "train"
+
+
+def split_pairs(records):
+    """De-duplicates and splits records: `{"train": [...], "valid": [...], "test": [...]}`.
+
+    Units of the split are connected components of packages joined by family
+    or by identical body (union-find), named by their smallest family name.
+    """
+    parent = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    unique, seen = [], set()
+    for record in records:
+        key = (record["body"], record["title"])
+        if key in seen or len(record["title"]) < 2 or len(record["body"]) < 10:
+            continue
+        seen.add(key)
+        unique.append(record)
+        family = "family:" + family_of(record["package"])
+        body = "body:" + hashlib.sha1(record["body"].lower().encode("utf-8")).hexdigest()
+        union(family, body)
+        record["family"] = family[len("family:"):]
+    splits = {name: [] for name in SPLITS}
+    for record in unique:
+        root = find("family:" + record["family"])
+        splits[split_of(root)].append(record)
+    return splits
+
+
+def load_pairs(language="en", root=None, refresh=False, fetch=True):
+    """The cleaned, split pairs of one language, fetched and cached on first use.
+
+    Returns `{"train": [...], "valid": [...], "test": [...]}`, each a list of
+    `{"package", "family", "title", "body"}`.
+    """
+    if language not in LANGUAGES:
+        raise ValueError(f"`language` must be one of {LANGUAGES}, got {language!r}.")
+    directory = cache_dir(root) / language
+    if not refresh and all((directory / f"{s}.jsonl").is_file() for s in SPLITS):
+        return {s: [json.loads(line) for line in open(directory / f"{s}.jsonl", encoding="utf-8")] for s in SPLITS}
+    files = translation_files(language, root)
+    if not files:
+        if not fetch:
+            raise FileNotFoundError(f"No Translation-{language} under {cache_dir(root)}: run `cgen data debian-descriptions`.")
+        files = fetch_translations(language, root)
+    records = []
+    for path in files:
+        records.extend(parse_records(read_text(path), language))
+    splits = split_pairs(records)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, rows in splits.items():
+        tmp = directory / f".{name}.jsonl.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(tmp, directory / f"{name}.jsonl")
+    return splits

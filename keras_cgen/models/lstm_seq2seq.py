@@ -1,0 +1,112 @@
+"""The LSTM seq2seq title model of the seed text "玩转Keras之seq2seq自动生成标题".
+
+Shared embedding; a 2-layer bidirectional LSTM encoder; a 2-layer LSTM
+decoder; multiplicative attention from each decoder state over the encoder
+outputs; logits from [decoder state; attention context]; a `CopyPrior` (bag of
+source tokens) averaged into the logits.
+
+    Embedding (shared) -> Encoder-BiLSTM-1 -> Encoder-BiLSTM-2 ------------+
+    Embedding (shared) -> Decoder-LSTM-1 -> Decoder-LSTM-2 -> Attention <--+
+    [decoder; context] -> Output-Hidden -> Output-Logits -> Copy-Prior
+"""
+
+import keras
+from keras import ops
+
+from keras_cgen.layers import CopyPrior
+
+
+def attend(query, keys, source_mask):
+    """Multiplicative (Luong dot) attention: query [B, T, U], keys [B, S, U]."""
+    scores = ops.einsum("btu,bsu->bts", query, keys) / ops.sqrt(ops.cast(ops.shape(keys)[-1], query.dtype))
+    scores = ops.where(source_mask[:, None, :], ops.cast(scores, "float32"), -1e9)
+    weights = ops.cast(ops.softmax(scores, axis=-1), query.dtype)
+    return ops.einsum("bts,bsu->btu", weights, keys), weights
+
+
+def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, copy_prior=True, dropout=0.0):
+    """Builds the functional training model.
+
+    Args:
+        vocabulary_size: shared source/target vocabulary (id 0 = padding).
+        embedding_dim: size of the shared embedding.
+        hidden_units: LSTM units (each direction of the encoder gets half).
+        copy_prior: add the `CopyPrior` on the logits.
+        dropout: dropout on the embeddings.
+
+    Inputs `{"source_ids": [B, S], "target_ids": [B, T]}` (target = start token
+    then the title, teacher-forced); output float32 logits `[B, T, V]`.
+
+    Example:
+    >>> model = build_lstm_seq2seq(100, embedding_dim=16, hidden_units=16)
+    >>> model({"source_ids": keras.ops.ones((2, 7), "int32"),
+    ...        "target_ids": keras.ops.ones((2, 4), "int32")}).shape
+    TensorShape([2, 4, 100])
+    """
+    if hidden_units % 2:
+        raise ValueError(f"`hidden_units` must be even (the encoder is bidirectional), got {hidden_units}.")
+    source_ids = keras.Input((None,), dtype="int32", name="source_ids")
+    target_ids = keras.Input((None,), dtype="int32", name="target_ids")
+    embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="Embedding")
+    source_mask = ops.not_equal(source_ids, 0)
+
+    x = keras.layers.Dropout(dropout, name="Encoder-Dropout")(embedding(source_ids))
+    for i in (1, 2):
+        x = keras.layers.Bidirectional(keras.layers.LSTM(hidden_units // 2, return_sequences=True),
+                                       name=f"Encoder-BiLSTM-{i}")(x, mask=source_mask)
+    encoded = x
+
+    y = keras.layers.Dropout(dropout, name="Decoder-Dropout")(embedding(target_ids))
+    for i in (1, 2):
+        y = keras.layers.LSTM(hidden_units, return_sequences=True, name=f"Decoder-LSTM-{i}")(y)
+    context, _ = attend(y, encoded, source_mask)
+    hidden = keras.layers.Dense(embedding_dim, activation="leaky_relu", name="Output-Hidden")(
+        ops.concatenate([y, context], axis=-1))
+    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="Output-Logits")(hidden)
+    if copy_prior:
+        logits = CopyPrior(vocabulary_size, dtype="float32", name="Copy-Prior")([logits, source_ids])
+    return keras.Model({"source_ids": source_ids, "target_ids": target_ids}, logits, name="lstm_seq2seq")
+
+
+class LSTMSeq2SeqDecoder:
+    """The `init` / `step` pair of `build_lstm_seq2seq`: the encoder runs once,
+    each step feeds one token through the two LSTM cells, carrying (h, c).
+
+    Example:
+    >>> decoder = LSTMSeq2SeqDecoder(model)                         # doctest: +SKIP
+    >>> state, start = decoder.init(source_ids, start_id=2)         # doctest: +SKIP
+    >>> generate(decoder.step, state, start, max_new_tokens=20, num_beams=4)  # doctest: +SKIP
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.layer = model.get_layer
+        names = {layer.name for layer in model.layers}
+        self.copy_prior = "Copy-Prior" in names
+
+    def init(self, source_ids, start_id):
+        source_ids = ops.cast(source_ids, "int32")
+        mask = ops.not_equal(source_ids, 0)
+        x = self.layer("Embedding")(source_ids)
+        for i in (1, 2):
+            x = self.layer(f"Encoder-BiLSTM-{i}")(x, mask=mask)
+        batch = ops.shape(source_ids)[0]
+        units = self.layer("Decoder-LSTM-1").units
+        zeros = ops.zeros((batch, units), dtype=x.dtype)
+        state = {"encoded": x, "source_mask": mask, "source_ids": source_ids,
+                 "h1": zeros, "c1": zeros, "h2": zeros, "c2": zeros}
+        return state, ops.full((batch,), start_id, dtype="int32")
+
+    def step(self, last_token_ids, state, index):
+        y = self.layer("Embedding")(last_token_ids)
+        new = dict(state)
+        for i in (1, 2):
+            cell = self.layer(f"Decoder-LSTM-{i}").cell
+            y, (h, c) = cell(y, [state[f"h{i}"], state[f"c{i}"]])
+            new[f"h{i}"], new[f"c{i}"] = h, c
+        context, _ = attend(y[:, None, :], state["encoded"], state["source_mask"])
+        hidden = self.layer("Output-Hidden")(ops.concatenate([y, context[:, 0]], axis=-1))
+        logits = self.layer("Output-Logits")(hidden)
+        if self.copy_prior:
+            logits = self.layer("Copy-Prior")([logits, state["source_ids"]])
+        return logits, new
