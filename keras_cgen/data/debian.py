@@ -65,7 +65,9 @@ def fetch_translations(language="en", root=None):
 
 def translation_files(language="en", root=None):
     lists = cache_dir(root) / "lists"
-    return sorted(p for p in lists.glob(f"*_i18n_Translation-{language}*") if not p.name.endswith(".diff"))
+    names = {language, language.replace("_", "%5f")}  # apt URL-encodes "_" in file names
+    return sorted(p for name in names for p in lists.glob(f"*_i18n_Translation-{name}*")
+                  if not p.name.endswith(".diff"))
 
 
 def read_text(path):
@@ -94,8 +96,13 @@ def parse_records(text, language="en"):
             yield {"package": package, "title": clean(title), "body": clean_body(body)}
 
 
+CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+
+
 def clean(text):
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", text).strip()
+    # Wrapped Chinese lines were joined with a space: CJK text has none.
+    return re.sub(f"(?<=[{CJK}]) (?=[{CJK}])", "", text)
 
 
 def clean_body(lines):
@@ -122,7 +129,7 @@ SUFFIXES = ("-dev", "-doc", "-docs", "-data", "-common", "-dbg", "-dbgsym", "-bi
 
 
 def family_of(package):
-    """foo, foo-data, foo-doc, libfoo2, python3-foo, golang-github-x-foo-dev -> "foo"."""
+    """foo, foo-data, foo-doc, foo-api, libfoo2, python3-foo -> "foo"."""
     name = package.lower()
     for prefix in PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix) + 1:
@@ -137,7 +144,7 @@ def family_of(package):
         stripped = re.sub(r"[\d.]+(-\d+)?$", "", name).rstrip("-.")
         if stripped and stripped != name:
             name, changed = stripped, True
-    return name
+    return name.split("-")[0] or name
 
 
 def split_of(key, valid_share=0.05, test_share=0.05):
@@ -150,11 +157,16 @@ def split_of(key, valid_share=0.05, test_share=0.05):
     return "train"
 
 
+def digest(text):
+    return hashlib.sha1(re.sub(r"\W+", " ", text.lower()).encode("utf-8")).hexdigest()
+
+
 def split_pairs(records):
     """De-duplicates and splits records: `{"train": [...], "valid": [...], "test": [...]}`.
 
     Units of the split are connected components of packages joined by family
-    or by identical body (union-find), named by their smallest family name.
+    or by a shared first paragraph (siblings repeat the intro and differ in
+    the last line), found with union-find.
     """
     parent = {}
 
@@ -177,8 +189,10 @@ def split_pairs(records):
         seen.add(key)
         unique.append(record)
         family = "family:" + family_of(record["package"])
-        body = "body:" + hashlib.sha1(record["body"].lower().encode("utf-8")).hexdigest()
-        union(family, body)
+        union(family, "body:" + digest(record["body"]))
+        intro = record["body"].split("\n")[0]
+        if len(intro) >= 40:
+            union(family, "intro:" + digest(intro))
         record["family"] = family[len("family:"):]
     splits = {name: [] for name in SPLITS}
     for record in unique:
