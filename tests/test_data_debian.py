@@ -74,7 +74,7 @@ def test_load_pairs_from_fetched_lists_and_cache(tmp_path):
     english = debian.load_pairs("en", root=tmp_path, fetch=False)
     chinese = debian.load_pairs("zh_CN", root=tmp_path, fetch=False)
     assert sum(map(len, english.values())) > 250 and sum(map(len, chinese.values())) >= 50
-    cached = debian.cache_dir(tmp_path) / "en" / "test.jsonl"
+    cached = debian.split_dir("en", tmp_path) / "test.jsonl"
     assert cached.is_file()
     shutil.rmtree(lists)  # the second call reads the cached splits only
     assert debian.load_pairs("en", root=tmp_path, fetch=False) == english

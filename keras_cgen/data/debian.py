@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 LANGUAGES = ("en", "zh_CN")
+SPLIT_VERSION = 2  # bump when cleaning or splitting changes: cached splits are then rebuilt
 SPLITS = ("train", "valid", "test")
 
 
@@ -201,6 +202,10 @@ def split_pairs(records):
     return splits
 
 
+def split_dir(language, root=None):
+    return cache_dir(root) / f"{language}-split{SPLIT_VERSION}"
+
+
 def load_pairs(language="en", root=None, refresh=False, fetch=True):
     """The cleaned, split pairs of one language, fetched and cached on first use.
 
@@ -209,7 +214,7 @@ def load_pairs(language="en", root=None, refresh=False, fetch=True):
     """
     if language not in LANGUAGES:
         raise ValueError(f"`language` must be one of {LANGUAGES}, got {language!r}.")
-    directory = cache_dir(root) / language
+    directory = split_dir(language, root)
     if not refresh and all((directory / f"{s}.jsonl").is_file() for s in SPLITS):
         return {s: [json.loads(line) for line in open(directory / f"{s}.jsonl", encoding="utf-8")] for s in SPLITS}
     files = translation_files(language, root)

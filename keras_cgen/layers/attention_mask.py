@@ -51,7 +51,7 @@ class AttentionMask(keras.layers.Layer):
     Example:
     >>> ids = keras.ops.array([[5, 6, 7, 0]])
     >>> seg = keras.ops.array([[0, 0, 1, 0]])
-    >>> AttentionMask("unilm")(ids, seg).shape
+    >>> tuple(AttentionMask("unilm")(ids, seg).shape)
     (1, 4, 4)
     """
 

@@ -8,7 +8,7 @@ class BiasAdd(keras.layers.Layer):
     which sits after the logits tied to the token embedding).
 
     Example:
-    >>> BiasAdd()(keras.ops.zeros((2, 3, 5))).shape
+    >>> tuple(BiasAdd()(keras.ops.zeros((2, 3, 5))).shape)
     (2, 3, 5)
     """
 

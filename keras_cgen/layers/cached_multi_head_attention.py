@@ -39,7 +39,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     >>> x = keras.random.normal((1, 3, 8))
     >>> empty = keras.ops.zeros((1, 2, 10, 4))
     >>> out, (keys, values) = layer(x, cache=(empty, empty), cache_update_index=0)
-    >>> out.shape, keys.shape
+    >>> tuple(out.shape), tuple(keys.shape)
     ((1, 3, 8), (1, 2, 10, 4))
     """
 

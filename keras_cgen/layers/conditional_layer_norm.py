@@ -25,7 +25,7 @@ class ConditionalLayerNormalization(keras.layers.Layer):
     Example:
     >>> x = keras.random.normal((2, 5, 8))
     >>> c = keras.random.normal((2, 3))
-    >>> ConditionalLayerNormalization()([x, c]).shape
+    >>> tuple(ConditionalLayerNormalization()([x, c]).shape)
     (2, 5, 8)
     """
 

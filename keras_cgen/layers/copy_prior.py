@@ -27,7 +27,7 @@ class CopyPrior(keras.layers.Layer):
     Example:
     >>> logits = keras.random.normal((2, 4, 10))
     >>> source = keras.ops.array([[3, 4, 0], [5, 5, 9]])
-    >>> CopyPrior(10)([logits, source]).shape
+    >>> tuple(CopyPrior(10)([logits, source]).shape)
     (2, 4, 10)
     """
 

@@ -39,9 +39,9 @@ def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, cop
 
     Example:
     >>> model = build_lstm_seq2seq(100, embedding_dim=16, hidden_units=16)
-    >>> model({"source_ids": keras.ops.ones((2, 7), "int32"),
-    ...        "target_ids": keras.ops.ones((2, 4), "int32")}).shape
-    TensorShape([2, 4, 100])
+    >>> tuple(model({"source_ids": keras.ops.ones((2, 7), "int32"),
+    ...              "target_ids": keras.ops.ones((2, 4), "int32")}).shape)
+    (2, 4, 100)
     """
     if hidden_units % 2:
         raise ValueError(f"`hidden_units` must be even (the encoder is bidirectional), got {hidden_units}.")

@@ -149,7 +149,7 @@ def build_transformer(
     >>> model = build_transformer(config, application="unilm")
     >>> ids = keras.ops.array([[2, 5, 3, 7, 3]])
     >>> seg = keras.ops.array([[0, 0, 0, 1, 1]])
-    >>> model({"token_ids": ids, "segment_ids": seg}).shape
+    >>> tuple(model({"token_ids": ids, "segment_ids": seg}).shape)
     (1, 5, 100)
     """
     if not isinstance(config, BertConfig):
