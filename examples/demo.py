@@ -18,6 +18,7 @@ import keras_cgen  # noqa: F401  (selects the TensorFlow backend)
 from keras_cgen.checkpoints import load_bert
 from keras_cgen.checkpoints import minilm_directory
 from keras_cgen.checkpoints import save_tf1_checkpoint
+from keras_cgen.text import encode_texts
 from keras_cgen.text import load_bert_tokenizer
 
 SENTENCES = [
@@ -27,14 +28,6 @@ SENTENCES = [
     "Shares dropped as investors sold off.",
     "A cat sleeps on the sofa.",
 ]
-
-
-def encode(tokenizer, sentences):
-    rows = [[tokenizer.cls_token_id] + np.asarray(tokenizer(s)).tolist() + [tokenizer.sep_token_id] for s in sentences]
-    ids = np.zeros((len(rows), max(map(len, rows))), "int32")
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-    return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
 
 
 def mean_pooled(hidden, token_ids):
@@ -51,7 +44,7 @@ def main():
     report = model.checkpoint_report
     print(f"  format={report['format']}  loaded {len(report['loaded'])} tensors, "
           f"missing {len(report['missing'])}, unused {report['unused']}")
-    inputs = encode(tokenizer, SENTENCES)
+    inputs = encode_texts(tokenizer, SENTENCES)
     hidden = np.asarray(model(inputs))
     embeddings = mean_pooled(hidden, inputs["token_ids"])
     similarity = embeddings @ embeddings.T

@@ -12,6 +12,7 @@ from keras_cgen.checkpoints import minilm_directory
 from keras_cgen.checkpoints import save_tf1_checkpoint
 from keras_cgen.models import BertConfig
 from keras_cgen.models import build_transformer
+from keras_cgen.text import encode_texts
 from keras_cgen.text import load_bert_tokenizer
 
 SENTENCES = [
@@ -28,14 +29,6 @@ def minilm():
     return directory, load_bert(directory), load_bert_tokenizer(directory)
 
 
-def encode(tokenizer, sentences):
-    rows = [[tokenizer.cls_token_id] + np.asarray(tokenizer(s)).tolist() + [tokenizer.sep_token_id] for s in sentences]
-    ids = np.zeros((len(rows), max(map(len, rows))), "int32")
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-    return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
-
-
 def sentence_embeddings(model, inputs):
     mask = (inputs["token_ids"] != 0)[..., None]
     pooled = (np.asarray(model(inputs)) * mask).sum(1) / mask.sum(1)
@@ -45,7 +38,7 @@ def sentence_embeddings(model, inputs):
 def test_minilm_related_sentences_are_closer(minilm):
     _, model, tokenizer = minilm
     assert model.checkpoint_report["missing"] == [] and model.checkpoint_report["format"] == "huggingface"
-    e = sentence_embeddings(model, encode(tokenizer, SENTENCES))
+    e = sentence_embeddings(model, encode_texts(tokenizer, SENTENCES))
     similarity = e @ e.T
     related = [similarity[0, 1], similarity[2, 3]]
     unrelated = [similarity[0, 2], similarity[0, 3], similarity[1, 2], similarity[1, 3]]
@@ -61,7 +54,7 @@ def test_huggingface_to_tf1_checkpoint_and_back(minilm, tmp_path):
     assert names["bert/encoder/layer_5/attention/self/query/kernel"] == [384, 384]
     again = load_bert(path)
     assert again.checkpoint_report["format"] == "google_tf1"
-    inputs = encode(tokenizer, SENTENCES)
+    inputs = encode_texts(tokenizer, SENTENCES)
     np.testing.assert_array_equal(np.asarray(again(inputs)), np.asarray(model(inputs)))
     # The prefix form bert4keras users pass works too.
     np.testing.assert_array_equal(np.asarray(load_bert(path / "bert_model.ckpt")(inputs)), np.asarray(model(inputs)))
@@ -69,7 +62,7 @@ def test_huggingface_to_tf1_checkpoint_and_back(minilm, tmp_path):
 
 def test_matches_keras_hub_on_the_same_directory(minilm, tmp_path):
     directory, model, tokenizer = minilm
-    inputs = encode(tokenizer, SENTENCES)
+    inputs = encode_texts(tokenizer, SENTENCES)
     real = inputs["token_ids"] != 0
     backbone = keras_hub.models.BertBackbone.from_preset(str(directory))
     theirs = np.asarray(backbone({**inputs, "padding_mask": real})["sequence_output"])
@@ -90,14 +83,14 @@ def test_matches_keras_hub_on_the_same_directory(minilm, tmp_path):
 
 def test_keep_tokens_slices_vocabulary_and_tokenizer(minilm):
     directory, model, tokenizer = minilm
-    inputs = encode(tokenizer, SENTENCES[:2])
+    inputs = encode_texts(tokenizer, SENTENCES[:2])
     keep = [0, 100, 101, 102, 103] + sorted(set(inputs["token_ids"].ravel().tolist()) - {0, 100, 101, 102, 103})
     small = load_bert(directory, keep_tokens=keep)
     small_tokenizer = load_bert_tokenizer(directory, keep_tokens=keep)
     assert small.get_layer("Embedding-Token").input_dim == len(keep)
     np.testing.assert_array_equal(np.asarray(small.get_layer("Embedding-Token").embeddings)[5],
                                   np.asarray(model.get_layer("Embedding-Token").embeddings)[keep[5]])
-    small_inputs = encode(small_tokenizer, SENTENCES[:2])
+    small_inputs = encode_texts(small_tokenizer, SENTENCES[:2])
     remap = {old: new for new, old in enumerate(keep)}
     np.testing.assert_array_equal(small_inputs["token_ids"], np.vectorize(remap.get)(inputs["token_ids"]))
     np.testing.assert_allclose(np.asarray(small(small_inputs)), np.asarray(model(inputs)), atol=1e-5)

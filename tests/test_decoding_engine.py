@@ -1,7 +1,6 @@
 """The decoding engine against brute force and a plain-Python beam search."""
 
 import itertools
-import math
 
 import keras
 import numpy as np

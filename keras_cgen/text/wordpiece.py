@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import keras_hub
+import numpy as np
 
 # Where each checkpoint format keeps its vocabulary, relative to its directory.
 VOCABULARY_FILES = ("vocab.txt", "assets/tokenizer/vocabulary.txt")
@@ -60,3 +61,13 @@ def load_bert_tokenizer(path, keep_tokens=None, lowercase=None):
             lowercase = not any(token.isalpha() and token != token.lower() for token in vocabulary
                                 if not token.startswith("["))
     return keras_hub.tokenizers.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase)
+
+
+def encode_texts(tokenizer, texts):
+    """`[CLS] text [SEP]` per text, right-padded with 0 into the builder's inputs:
+    `{"token_ids": int32 [batch, T], "segment_ids": zeros}`."""
+    rows = [[tokenizer.cls_token_id] + np.asarray(tokenizer(t)).tolist() + [tokenizer.sep_token_id] for t in texts]
+    ids = np.zeros((len(rows), max(map(len, rows))), "int32")
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
