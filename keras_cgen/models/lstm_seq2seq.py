@@ -11,8 +11,10 @@ source tokens) averaged into the logits.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
+from keras_cgen.decoding import engine
 from keras_cgen.layers import CopyPrior
 
 
@@ -83,6 +85,7 @@ class LSTMSeq2SeqDecoder:
         self.layer = model.get_layer
         names = {layer.name for layer in model.layers}
         self.copy_prior = "Copy-Prior" in names
+        self._compiled = {}
 
     def init(self, source_ids, start_id):
         source_ids = ops.cast(source_ids, "int32")
@@ -110,3 +113,20 @@ class LSTMSeq2SeqDecoder:
         if self.copy_prior:
             logits = self.layer("Copy-Prior")([logits, state["source_ids"]])
         return logits, new
+
+    def generate(self, source_ids, *, start_id, max_new_tokens, seed=None, jit_compile=True, **kwargs):
+        """`init` then the decode loop, compiled together into one graph.
+
+        Keyword arguments are those of `keras_cgen.decoding.generate`.
+        """
+        settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        if len(source_ids.shape) != 2 or 0 in tuple(source_ids.shape):
+            raise ValueError(f"`source_ids` must be a non-empty [batch, S] array, got shape {tuple(source_ids.shape)}.")
+        key = (settings, int(start_id), jit_compile)
+        if key not in self._compiled:
+            def run(source_ids, seed):
+                state, start = self.init(source_ids, start_id)
+                return engine.decode(self.step, settings, state, start[:, None], seed)
+            self._compiled[key] = tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
+        return self._compiled[key](source_ids, engine.seed_tensor(seed))

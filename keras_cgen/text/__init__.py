@@ -1,8 +1,9 @@
 """Tokenizers and vocabulary tools."""
 
+from keras_cgen.text.char_vocabulary import CharVocabulary
 from keras_cgen.text.wordpiece import encode_texts
 from keras_cgen.text.wordpiece import find_vocabulary
 from keras_cgen.text.wordpiece import load_bert_tokenizer
 from keras_cgen.text.wordpiece import read_vocabulary
 
-__all__ = ["encode_texts", "find_vocabulary", "load_bert_tokenizer", "read_vocabulary"]
+__all__ = ["CharVocabulary", "encode_texts", "find_vocabulary", "load_bert_tokenizer", "read_vocabulary"]

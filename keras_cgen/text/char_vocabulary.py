@@ -1,0 +1,69 @@
+"""A character vocabulary for character-level models (Chinese titles, char LMs).
+
+keras-hub's `UnicodeCodepointTokenizer` uses raw code points as ids (a table of
+every CJK code point); this keeps only the characters a corpus uses. Text is
+split into Unicode code points exactly as `tf.strings.unicode_split` does, so
+an exported graph can tokenise with core TensorFlow ops only.
+"""
+
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+
+SPECIALS = ("[PAD]", "[UNK]", "[START]", "[END]")
+
+
+class CharVocabulary:
+    """Characters <-> ids; 0 padding, 1 unknown, 2 start, 3 end.
+
+    Example:
+    >>> vocab = CharVocabulary.build(["基于数学的解谜游戏", "数学"], min_count=1)
+    >>> vocab.encode("数学题").tolist()
+    [5, 4, 1]
+    >>> vocab.decode([5, 4, 3, 6])
+    '数学'
+    """
+
+    pad_id, unk_id, start_id, end_id = 0, 1, 2, 3
+
+    def __init__(self, characters):
+        self.tokens = list(SPECIALS) + [c for c in characters if c not in SPECIALS]
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @staticmethod
+    def normalise(text):
+        return " ".join(str(text).lower().split())
+
+    @classmethod
+    def build(cls, texts, min_count=2, max_size=None):
+        counts = collections.Counter(c for text in texts for c in cls.normalise(text))
+        ranked = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
+        return cls(ranked[: max_size - len(SPECIALS)] if max_size else ranked)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, text, max_length=None):
+        ids = [self.index.get(c, self.unk_id) for c in self.normalise(text)]
+        return np.asarray(ids[:max_length] if max_length else ids, dtype="int32")
+
+    def decode(self, ids):
+        out = []
+        for i in np.asarray(ids).tolist():
+            if i in (self.end_id, self.pad_id):
+                break
+            if i >= len(SPECIALS):
+                out.append(self.tokens[i])
+        return "".join(out)
+
+    def save(self, path):
+        Path(path).write_text(json.dumps(self.tokens, ensure_ascii=False, indent=0), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path):
+        tokens = json.loads(Path(path).read_text(encoding="utf-8"))
+        if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"'{path}' is not a CharVocabulary file: it must start with {SPECIALS}.")
+        return cls(tokens[len(SPECIALS):])
