@@ -11,7 +11,7 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
+from keras_cgen.text import pad_rows
 
 MANIFEST = "MANIFEST.sha256"
 
@@ -96,10 +96,7 @@ class Seq2SeqGenerator:
             if len(ids) > limit:
                 warnings.warn(f"texts[{i}] has {len(ids)} characters; only the first {limit} are used.", stacklevel=3)
             rows.append(ids[:limit])
-        batch = np.zeros((len(rows), max(map(len, rows))), "int32")
-        for i, row in enumerate(rows):
-            batch[i, : len(row)] = row
-        return batch
+        return pad_rows(rows)
 
     def generate(self, texts, num_beams=4, max_new_tokens=None, **kwargs):
         """Titles for `texts` (a string or a list of strings)."""

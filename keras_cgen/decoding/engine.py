@@ -84,8 +84,13 @@ class Settings:
     def needs_context(self):
         return self.repetition_penalty != 1.0 or self.no_repeat_ngram_size > 0 or bool(self.bad_words_ids)
 
-    def process(self, scores, context, length, step):
-        """Hugging Face's processor order: penalties and bans first."""
+    def process(self, scores, prompt, generated, step):
+        """Hugging Face's processor order: penalties and bans first. The
+        processors that look back see `prompt` then the `step` tokens of
+        `generated` so far (built only when one of them is on)."""
+        if self.needs_context:
+            context = ops.concatenate([prompt, generated], axis=1)
+            length = ops.shape(prompt)[1] + step
         if self.repetition_penalty != 1.0:
             scores = processors.repetition_penalty(scores, context, length, self.repetition_penalty)
         if self.no_repeat_ngram_size:
@@ -198,21 +203,32 @@ def seed_tensor(seed):
     return tf.constant([random.randrange(2**31) if seed is None else seed, 0], tf.int32)
 
 
+def check_batch_ids(name, ids):
+    """`ids` as a non-empty int32 `[batch, S]` tensor, or a ValueError naming `name`."""
+    ids = ops.convert_to_tensor(ids)
+    if len(ids.shape) != 2 or 0 in tuple(ids.shape):
+        raise ValueError(f"`{name}` must be a non-empty [batch, S] array, got shape {tuple(ids.shape)}.")
+    return ops.cast(ids, "int32")
+
+
+def compile_once(store, key, fn, jit_compile=True):
+    """The `tf.function` of `fn` kept in `store[key]`, made on first use."""
+    if key not in store:
+        store[key] = tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    return store[key]
+
+
 _COMPILED = collections.OrderedDict()
 
 
 def compiled(step_fn, settings):
     """One XLA-compiled `decode` per (step function, settings), most recent 16 kept."""
     key = (step_fn, settings)
-    if key not in _COMPILED:
-        _COMPILED[key] = tf.function(
-            lambda state, start_ids, seed: decode(step_fn, settings, state, start_ids, seed),
-            jit_compile=True, reduce_retracing=True,
-        )
-        while len(_COMPILED) > 16:
-            _COMPILED.popitem(last=False)
+    function = compile_once(_COMPILED, key, lambda state, start_ids, seed: decode(step_fn, settings, state, start_ids, seed))
     _COMPILED.move_to_end(key)
-    return _COMPILED[key]
+    while len(_COMPILED) > 16:
+        _COMPILED.popitem(last=False)
+    return function
 
 
 def tile(state, times):
@@ -259,12 +275,7 @@ def greedy_or_sample(step_fn, settings, state, start_ids, seed):
 
     def body(i, last, state, sequences, scores, finished):
         logits, state = step_fn(last, state, prompt_length - 1 + i)
-        logits = ops.cast(logits, "float32")
-        if settings.needs_context:
-            context = ops.concatenate([start_ids, sequences], axis=1)
-            logits = settings.process(logits, context, prompt_length + i, i)
-        else:
-            logits = settings.process(logits, None, None, i)
+        logits = settings.process(ops.cast(logits, "float32"), start_ids, sequences, i)
         if settings.do_sample:
             logits = settings.warp(logits)
             step_seed = ops.stack([seed[0], seed[1] + i])
@@ -291,8 +302,7 @@ def greedy_or_sample(step_fn, settings, state, start_ids, seed):
 
 def gather_beams(x, indices):
     """x[b, indices[b, j], ...] for `[B, K, ...]` x and `[B, J]` indices."""
-    return ops.take_along_axis(x, ops.reshape(indices, ops.shape(indices) + (1,) * (len(x.shape) - 2)), axis=1) \
-        if len(x.shape) == 2 else tf.gather(x, indices, batch_dims=1)
+    return tf.gather(x, indices, batch_dims=1)
 
 
 def beam_search(step_fn, settings, state, start_ids):
@@ -310,12 +320,7 @@ def beam_search(step_fn, settings, state, start_ids):
     def body(i, last, state, running, running_scores, finished, finished_scores, is_finished, open_rows, _):
         logits, state = step_fn(last, state, prompt_length - 1 + i)
         log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        flat_running = ops.reshape(running, (batch * beams, max_new))
-        if settings.needs_context:
-            context = ops.concatenate([flat_prompt, flat_running], axis=1)
-            log_probs = settings.process(log_probs, context, prompt_length + i, i)
-        else:
-            log_probs = settings.process(log_probs, None, None, i)
+        log_probs = settings.process(log_probs, flat_prompt, ops.reshape(running, (batch * beams, max_new)), i)
         vocabulary = ops.shape(log_probs)[-1]
         accumulated = ops.reshape(log_probs, (batch, beams, vocabulary)) + running_scores[:, :, None]
         top_scores, top_indices = ops.top_k(ops.reshape(accumulated, (batch, beams * vocabulary)), keep)

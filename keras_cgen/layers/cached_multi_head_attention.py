@@ -143,7 +143,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
             own_probs = probs[..., shared_length:]
         out = out + ops.einsum("bhst,bhtd->bhsd", own_probs, v)
         out = ops.transpose(out, (0, 2, 1, 3))
-        out = self.output_dense(ops.reshape(out, (-1, ops.shape(q)[2], self.num_heads * self.key_dim)))
+        out = self.output_dense(ops.reshape(out, (-1, queries, self.num_heads * self.key_dim)))
         if cache is not None:
             return out, cache
         return out

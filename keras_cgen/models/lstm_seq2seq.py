@@ -11,7 +11,6 @@ source tokens) averaged into the logits.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_cgen.decoding import engine
@@ -120,13 +119,11 @@ class LSTMSeq2SeqDecoder:
         Keyword arguments are those of `keras_cgen.decoding.generate`.
         """
         settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
-        source_ids = ops.convert_to_tensor(source_ids, "int32")
-        if len(source_ids.shape) != 2 or 0 in tuple(source_ids.shape):
-            raise ValueError(f"`source_ids` must be a non-empty [batch, S] array, got shape {tuple(source_ids.shape)}.")
-        key = (settings, int(start_id), jit_compile)
-        if key not in self._compiled:
-            def run(source_ids, seed):
-                state, start = self.init(source_ids, start_id)
-                return engine.decode(self.step, settings, state, start[:, None], seed)
-            self._compiled[key] = tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
-        return self._compiled[key](source_ids, engine.seed_tensor(seed))
+        source_ids = engine.check_batch_ids("source_ids", source_ids)
+
+        def run(source_ids, seed):
+            state, start = self.init(source_ids, start_id)
+            return engine.decode(self.step, settings, state, start[:, None], seed)
+
+        run = engine.compile_once(self._compiled, (settings, int(start_id), jit_compile), run, jit_compile)
+        return run(source_ids, engine.seed_tensor(seed))

@@ -13,7 +13,6 @@ The source cache is the same for every beam of a row, so `generate` keeps it
 out of the loop state: beams never copy or reorder it.
 """
 
-import tensorflow as tf
 from keras import ops
 
 from keras_cgen.decoding import engine
@@ -51,8 +50,7 @@ class TransformerDecoder:
         self.unilm = model.get_layer("Attention-Mask").mode == "unilm"
         self.conditional = "condition" in model.input
         self.use_cache = use_cache
-        self.cache_write = "where" if cache_write == "auto" else cache_write
-        self.auto_write = cache_write == "auto"
+        self.cache_write = cache_write
         self.layer = model.get_layer
         self._compiled = {}
 
@@ -95,7 +93,13 @@ class TransformerDecoder:
         state["caches"] = [(generated, generated)] * self.config.num_layers
         return state, start_ids
 
-    def step(self, last_token_ids, state, index):
+    def write_mode(self, jit_compile=False):
+        """The cache write to use: "auto" means in place only inside XLA."""
+        if self.cache_write != "auto":
+            return self.cache_write
+        return "slice_update" if jit_compile else "where"
+
+    def step(self, last_token_ids, state, index, cache_write=None):
         """Feeds one token per row; returns `(logits [N, V], new_state)`."""
         if not self.use_cache:
             return self.rerun_step(last_token_ids, state, index)
@@ -106,7 +110,7 @@ class TransformerDecoder:
         mask = ops.logical_and(slots >= 1, slots <= index)[None, None, :]
         hidden, caches = self.forward(
             last_token_ids[:, None], segments, positions, mask, state["caches"], index, state.get("condition"),
-            shared=(state["source_caches"], state["source_mask"]))
+            shared=(state["source_caches"], state["source_mask"]), cache_write=cache_write or self.write_mode())
         return self.logits(hidden[:, 0], state.get("condition")), {**state, "caches": caches}
 
     # ---- uncached reference ------------------------------------------------
@@ -130,7 +134,8 @@ class TransformerDecoder:
         layer = self.layer(name)
         return layer([x, condition]) if self.conditional else layer(x)
 
-    def forward(self, token_ids, segment_ids, positions, mask, caches, cache_index, condition, shared=None):
+    def forward(self, token_ids, segment_ids, positions, mask, caches, cache_index, condition, shared=None,
+                cache_write="where"):
         config = self.config
         x = self.layer("Embedding-Token")(token_ids)
         x = x + self.layer("Embedding-Segment")(segment_ids)
@@ -143,7 +148,7 @@ class TransformerDecoder:
             if shared is not None:
                 kwargs = dict(shared_cache=shared[0][i], shared_mask=shared[1])
             y, cache = self.layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index,
-                                        cache_write=self.cache_write, **kwargs)
+                                        cache_write=cache_write, **kwargs)
             new_caches.append(cache)
             x = self.norm(f"{name}-Norm", x + y, condition)
             name = f"Transformer-{i}-FeedForward"
@@ -157,7 +162,7 @@ class TransformerDecoder:
         return self.layer("MLM-Bias")(x)
 
     # ---- one compiled graph: init + the whole decode loop ------------------
-    def decode(self, inputs, settings, seed):
+    def decode(self, inputs, settings, seed, cache_write=None):
         """`init` + the engine's loop, with the source cache held outside the
         loop state (shared by all beams). Callable inside any `tf.function`."""
         state, start_ids = self.init(inputs, settings.max_new_tokens)
@@ -166,7 +171,7 @@ class TransformerDecoder:
         source = {key: state.pop(key) for key in SOURCE_KEYS}
 
         def step(last, loop_state, index):
-            logits, new_state = self.step(last, {**loop_state, **source}, index)
+            logits, new_state = self.step(last, {**loop_state, **source}, index, cache_write)
             return logits, {key: value for key, value in new_state.items() if key not in SOURCE_KEYS}
         return engine.decode(step, settings, state, start_ids[:, None], seed)
 
@@ -178,19 +183,8 @@ class TransformerDecoder:
         """
         settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
         inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
-        if len(inputs["token_ids"].shape) != 2 or 0 in tuple(inputs["token_ids"].shape):
-            raise ValueError(f"`token_ids` must be a non-empty [batch, S] array, got shape "
-                             f"{tuple(inputs['token_ids'].shape)}.")
-        key = (settings, jit_compile)
-        if key not in self._compiled:
-            write = "slice_update" if (self.auto_write and jit_compile) else self.cache_write
-
-            def run(inputs, seed):
-                previous, self.cache_write = self.cache_write, write
-                try:
-                    return self.decode(inputs, settings, seed)
-                finally:
-                    self.cache_write = previous
-
-            self._compiled[key] = tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
-        return self._compiled[key](inputs, engine.seed_tensor(seed))
+        inputs["token_ids"] = engine.check_batch_ids("token_ids", inputs["token_ids"])
+        write = self.write_mode(jit_compile)
+        run = engine.compile_once(self._compiled, (settings, jit_compile),
+                                  lambda inputs, seed: self.decode(inputs, settings, seed, write), jit_compile)
+        return run(inputs, engine.seed_tensor(seed))

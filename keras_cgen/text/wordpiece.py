@@ -66,8 +66,14 @@ def load_bert_tokenizer(path, keep_tokens=None, lowercase=None):
 def encode_texts(tokenizer, texts):
     """`[CLS] text [SEP]` per text, right-padded with 0 into the builder's inputs:
     `{"token_ids": int32 [batch, T], "segment_ids": zeros}`."""
-    rows = [[tokenizer.cls_token_id] + np.asarray(tokenizer(t)).tolist() + [tokenizer.sep_token_id] for t in texts]
-    ids = np.zeros((len(rows), max(map(len, rows))), "int32")
+    ids = pad_rows([[tokenizer.cls_token_id] + np.asarray(tokenizer(t)).tolist() + [tokenizer.sep_token_id]
+                    for t in texts])
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
+
+
+def pad_rows(rows, pad_id=0):
+    """Lists of ids -> one int32 `[len(rows), longest]` array, right-padded."""
+    ids = np.full((len(rows), max(map(len, rows))), pad_id, "int32")
     for i, row in enumerate(rows):
         ids[i, : len(row)] = row
-    return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
+    return ids
