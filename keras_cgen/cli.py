@@ -1,7 +1,13 @@
-"""The `cgen` command line."""
+"""The `cgen` command line: data, train, evaluate, generate, zoo."""
 
 import argparse
+import json
+import shlex
+import subprocess
 import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def data_command(args):
@@ -20,15 +26,119 @@ def data_command(args):
     return 0
 
 
+def recipe_command(name, out, extra):
+    """The recipe that trained zoo model `name`, as recorded in its config, writing to `out`."""
+    from keras_cgen import zoo
+
+    config = json.loads((zoo.find(name) / "config.json").read_text())
+    command = shlex.split(config.get("training", {}).get("command", ""))
+    if len(command) < 2 or not command[1].startswith("examples/"):
+        raise SystemExit(f"cgen: zoo model {name!r} records no recipe command.")
+    script = REPOSITORY / command[1]
+    if not script.is_file():
+        raise SystemExit(f"cgen: the recipe {script} is not here; recipes live in the repository's examples/ "
+                         "(install keras-cgen from a clone: pip install -e .).")
+    return [sys.executable, str(script), *command[2:], *extra, "--out", str(out)]
+
+
+def train_command(args):
+    command = recipe_command(args.name, args.out, args.recipe_args)
+    print("running:", shlex.join(command), flush=True)
+    return subprocess.call(command)
+
+
+def zoo_build_command(args):
+    from keras_cgen import zoo
+
+    out = Path(args.out or Path.home() / ".cache" / "keras_cgen" / "zoo" / args.name)
+    code = train_command(argparse.Namespace(name=args.name, out=out, recipe_args=[]))
+    if code == 0:
+        zoo.verify(out)
+        print(f"built {out}; use it with keras_cgen.zoo.load({str(out)!r}) or KERAS_CGEN_ZOO={out.parent}")
+    return code
+
+
+def zoo_list_command(args):
+    from keras_cgen import zoo
+
+    for name in zoo.list():
+        config = json.loads((zoo.zoo_dir() / name / "config.json").read_text())
+        print(f"{name:24s} {config['family']:14s} {config.get('language', ''):6s}")
+    return 0
+
+
+def generate_command(args):
+    from keras_cgen import zoo
+
+    try:
+        generator = zoo.load(args.name)
+        titles, scores = generator.generate(args.texts, num_beams=args.num_beams, return_scores=True,
+                                            max_new_tokens=args.max_new_tokens)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"cgen generate: {error}", file=sys.stderr)
+        return 2
+    for title, score in zip(titles, scores):
+        print(f"{title}\t{score:.3f}" if args.scores else title)
+    return 0
+
+
+def evaluate_command(args):
+    from keras_cgen import evaluation
+    from keras_cgen import model_card
+    from keras_cgen import zoo
+
+    compare = dict(item.split("=", 1) for item in args.compare)
+    report = evaluation.evaluate_title_model(args.name, split=args.split, limit=args.limit, compare=compare)
+    print(evaluation.results_table(report))
+    if args.write_card:
+        command = "cgen evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        model_card.write_title_card(report, zoo.find(args.name), command)
+        print(f"wrote {zoo.find(args.name) / 'MODEL_CARD.md'}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cgen", description="keras-cgen: conditional text generation.")
     commands = parser.add_subparsers(dest="command", required=True)
+
     data = commands.add_parser("data", help="fetch, clean and split a corpus into the cache")
     data.add_argument("dataset", help="debian-descriptions")
     data.add_argument("--languages", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"])
     data.add_argument("--cache-dir", help="cache root (default $KERAS_CGEN_CACHE or ~/.cache/keras_cgen)")
     data.add_argument("--refresh", action="store_true", help="re-parse and re-split the fetched files")
     data.set_defaults(run=data_command)
+
+    train = commands.add_parser("train", help="train a zoo model's recipe (extra recipe options after --)")
+    train.add_argument("name", help="zoo model whose recipe to run")
+    train.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
+    train.add_argument("recipe_args", nargs="*", help="options passed on to the recipe, e.g. -- --epochs 2")
+    train.set_defaults(run=train_command)
+
+    evaluate = commands.add_parser("evaluate", help="ROUGE/BLEU with bootstrap intervals, greedy vs beam, lead")
+    evaluate.add_argument("name")
+    evaluate.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    evaluate.add_argument("--limit", type=int, help="score a seeded sample of this many pairs")
+    evaluate.add_argument("--compare", nargs="*", default=[], metavar="LABEL=FOLDER",
+                          help="other zoo-format models to score the same way (e.g. copy prior off)")
+    evaluate.add_argument("--write-card", action="store_true", help="write MODEL_CARD.md and figures")
+    evaluate.set_defaults(run=evaluate_command)
+
+    generate = commands.add_parser("generate", help='title texts: cgen generate NAME "text" ...')
+    generate.add_argument("name")
+    generate.add_argument("texts", nargs="+")
+    generate.add_argument("--num-beams", type=int, default=4)
+    generate.add_argument("--max-new-tokens", type=int)
+    generate.add_argument("--scores", action="store_true", help="also print each title's log-probability")
+    generate.set_defaults(run=generate_command)
+
+    zoo_parser = commands.add_parser("zoo", help="list the zoo, or rebuild a model from its recipe")
+    zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", required=True)
+    zoo_commands.add_parser("list").set_defaults(run=zoo_list_command)
+    build = zoo_commands.add_parser("build", help="retrain NAME from its recorded recipe")
+    build.add_argument("name")
+    build.add_argument("--out", help="default ~/.cache/keras_cgen/zoo/NAME")
+    build.set_defaults(run=zoo_build_command)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -11,6 +11,8 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from keras_cgen.text import pad_rows
 
 MANIFEST = "MANIFEST.sha256"
@@ -59,54 +61,161 @@ def verify(directory):
                              "The file is corrupt or was changed; restore it from the repository.")
 
 
-def load(name):
-    """A ready generator for the zoo model `name`: `gen.generate(["text", ...]) -> [str]`."""
+def named_weights(model):
+    """`{"<layer name>/<index>/<variable name>": variable}`: stable keys (the
+    layer names are the builders'), unlike variable paths, which carry
+    auto-numbered names of nested layers (`forward_lstm_2`)."""
+    named, seen = {}, set()
+    for layer in model.layers:
+        for i, variable in enumerate(layer.weights):
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                named[f"{layer.name}/{i}/{variable.name}"] = variable
+    return named
+
+
+def save_weights(model, path, dtype="float16"):
+    """Writes every variable of `model` into a safetensors file, in `dtype`
+    (float16 halves a zoo model; inference runs in float32)."""
+    from safetensors.numpy import save_file
+
+    save_file({key: np.asarray(v.numpy(), dtype=dtype) for key, v in named_weights(model).items()}, str(path))
+
+
+def load_weights(model, path):
+    """Assigns a `save_weights` file to `model`; every variable must be there
+    with its shape (no silent random init) and nothing may be left over."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(path))
+    variables = named_weights(model)
+    missing = sorted(set(variables) - set(tensors))
+    unused = sorted(set(tensors) - set(variables))
+    if missing or unused:
+        raise ValueError(f"'{path}' does not fit model `{model.name}`: missing {missing[:5]}, unused {unused[:5]}.")
+    for key, variable in variables.items():
+        value = tensors[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"'{path}': {key!r} has shape {value.shape}, the model wants {tuple(variable.shape)}.")
+        variable.assign(value.astype(variable.dtype))
+
+
+def find(name):
+    """The folder of zoo model `name` (or `name` itself if it is a model folder)."""
+    if Path(name).is_dir() and (Path(name) / "config.json").is_file():
+        return Path(name)
     names = list()
     if name not in names:
         raise ValueError(f"Unknown zoo model {name!r}; available: {', '.join(names) or 'none'}.")
-    directory = zoo_dir() / name
+    return zoo_dir() / name
+
+
+def load(name):
+    """A ready generator for the zoo model `name` (or a zoo-format folder):
+    `gen.generate(["text", ...]) -> [str]`."""
+    directory = find(name)
     verify(directory)
     config = json.loads((directory / "config.json").read_text())
-    if config["family"] == "lstm_seq2seq":
-        return Seq2SeqGenerator(directory, config)
-    raise ValueError(f"Zoo model {name!r} has unknown family {config['family']!r}.")
+    families = {"lstm_seq2seq": LSTMTitleGenerator, "unilm": UniLMTitleGenerator}
+    if config.get("family") not in families:
+        raise ValueError(f"Zoo model {name!r} has unknown family {config.get('family')!r}; "
+                         f"known: {', '.join(families)}.")
+    return families[config["family"]](directory, config)
 
 
-class Seq2SeqGenerator:
-    """Text in, title out, for the LSTM seq2seq zoo models."""
+def load_vocabulary(path):
+    """`vocab.json` is a `CharVocabulary`, `vocab.txt` a WordPiece vocabulary."""
+    from keras_cgen.text import CharVocabulary
+    from keras_cgen.text import WordPieceVocabulary
+
+    return CharVocabulary.load(path) if Path(path).suffix == ".json" else WordPieceVocabulary.load(path)
+
+
+def load_model_weights(model, path):
+    """Zoo weights: fp16 safetensors (`save_weights`) or a Keras `.weights.h5`."""
+    if Path(path).suffix == ".safetensors":
+        load_weights(model, path)
+    else:
+        model.load_weights(path)
+
+
+class TitleGenerator:
+    """Text in, title out. Subclasses set `self.vocabulary`, `self.model` and
+    implement `decode(source_rows, **settings)`."""
+
+    def __init__(self, directory, config):
+        self.directory = Path(directory)
+        self.config = config
+        self.vocabulary = load_vocabulary(self.directory / config["vocabulary"])
+
+    def source_ids(self, text, index):
+        """The ids the model reads for one text (the body, cut to the limit)."""
+        from keras_cgen.text import CharVocabulary
+        from keras_cgen.text import truncate
+
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"texts[{index}] is empty or whitespace: give the article to title.")
+        ids = self.vocabulary.encode(text)
+        limit, tail = self.config["max_source_length"], self.config.get("source_tail", 0)
+        if len(ids) > limit:
+            unit = "characters" if isinstance(self.vocabulary, CharVocabulary) else "tokens"
+            kept = f"the first {limit}" if not tail else f"{limit} (the first {limit - tail} and the last {tail})"
+            warnings.warn(f"texts[{index}] has {len(ids)} {unit}; only {kept} are used.", stacklevel=4)
+        return truncate(ids, limit, tail)
+
+    def generate(self, texts, num_beams=4, max_new_tokens=None, return_scores=False, **kwargs):
+        """Titles for `texts` (a string or a list of strings).
+
+        Keyword arguments are those of `keras_cgen.decoding.generate`
+        (`num_beams`, `length_penalty`, `do_sample`, `top_p`, `seed`, ...).
+        With `return_scores`, also the sequence scores (log-probabilities).
+        """
+        single = isinstance(texts, str)
+        texts = [texts] if single else texts
+        if len(texts) == 0:
+            return ([], []) if return_scores else []
+        rows = [self.source_ids(text, i) for i, text in enumerate(texts)]
+        settings = {**self.config.get("generation", {}), "num_beams": num_beams, **kwargs,
+                    "max_new_tokens": max_new_tokens or self.config["max_target_length"]}
+        out = self.decode(rows, **settings)
+        titles = [self.vocabulary.decode(row[0]) for row in out.sequences.numpy()]
+        scores = out.scores.numpy()[:, 0].tolist()
+        if single:
+            titles, scores = titles[0], scores[0]
+        return (titles, scores) if return_scores else titles
+
+
+class LSTMTitleGenerator(TitleGenerator):
+    """The LSTM seq2seq + attention + copy prior title models."""
 
     def __init__(self, directory, config):
         from keras_cgen.models import LSTMSeq2SeqDecoder
         from keras_cgen.models import build_lstm_seq2seq
-        from keras_cgen.text import CharVocabulary
 
-        self.config = config
-        self.vocabulary = CharVocabulary.load(Path(directory) / config["vocabulary"])
+        super().__init__(directory, config)
         self.model = build_lstm_seq2seq(len(self.vocabulary), **config["builder"])
-        self.model.load_weights(Path(directory) / config["weights"])
+        load_model_weights(self.model, self.directory / config["weights"])
         self.decoder = LSTMSeq2SeqDecoder(self.model)
 
-    def encode(self, texts):
-        limit = self.config["max_source_length"]
-        rows = []
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"texts[{i}] is empty or whitespace: give the article to title.")
-            ids = self.vocabulary.encode(text)
-            if len(ids) > limit:
-                warnings.warn(f"texts[{i}] has {len(ids)} characters; only the first {limit} are used.", stacklevel=3)
-            rows.append(ids[:limit])
-        return pad_rows(rows)
+    def decode(self, rows, **settings):
+        return self.decoder.generate(pad_rows(rows), start_id=self.vocabulary.start_id,
+                                     eos_token_id=self.vocabulary.end_id, **settings)
 
-    def generate(self, texts, num_beams=4, max_new_tokens=None, **kwargs):
-        """Titles for `texts` (a string or a list of strings)."""
-        single = isinstance(texts, str)
-        texts = [texts] if single else texts
-        if not texts:
-            return []
-        settings = {**self.config.get("generation", {}), "num_beams": num_beams, **kwargs}
-        out = self.decoder.generate(self.encode(texts), start_id=self.vocabulary.start_id,
-                                    eos_token_id=self.vocabulary.end_id,
-                                    max_new_tokens=max_new_tokens or self.config["max_target_length"], **settings)
-        titles = [self.vocabulary.decode(row[0]) for row in out.sequences.numpy()]
-        return titles[0] if single else titles
+
+class UniLMTitleGenerator(TitleGenerator):
+    """UniLM title models: `[CLS] body [SEP]` in, the title segment out."""
+
+    def __init__(self, directory, config):
+        from keras_cgen.models import BertConfig
+        from keras_cgen.models import TransformerDecoder
+        from keras_cgen.models import build_transformer
+
+        super().__init__(directory, config)
+        self.model = build_transformer(BertConfig(**config["transformer"]), "unilm")
+        load_model_weights(self.model, self.directory / config["weights"])
+        self.decoder = TransformerDecoder(self.model)
+
+    def decode(self, rows, **settings):
+        start, end = self.vocabulary.start_id, self.vocabulary.end_id
+        token_ids = pad_rows([[start, *row, end] for row in rows])
+        return self.decoder.generate({"token_ids": token_ids}, eos_token_id=end, **settings)

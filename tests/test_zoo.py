@@ -1,71 +1,159 @@
-"""The zoo: loading by name, checksums, and the generator's input handling."""
+"""The zoo: writing and loading models by name, checksums, fp16 weights, the
+generators' input handling, the model card and the `cgen` command line."""
 
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
+from keras_cgen import cli
+from keras_cgen import evaluation
+from keras_cgen import model_card
+from keras_cgen import training
 from keras_cgen import zoo
+from keras_cgen.checkpoints import minilm_directory
+from keras_cgen.data import debian
+from keras_cgen.models import BertConfig
 from keras_cgen.models import build_lstm_seq2seq
+from keras_cgen.models import build_transformer
 from keras_cgen.text import CharVocabulary
+from keras_cgen.text import WordPieceVocabulary
+from keras_cgen.text import read_vocabulary
+from keras_cgen.text import simplify_vocabulary
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def fixture_pairs(language):
+    """Real Debian pairs from the committed sample, split the library's way."""
+    path = os.path.join(FIXTURES, f"Translation-{language}.sample")
+    records = debian.parse_records(open(path, encoding="utf-8").read(), language)
+    return debian.split_pairs(records)
+
+
+def write_model(root, name, family, vocabulary_file, write_vocabulary, model, extra):
+    config = {"family": family, "language": extra.pop("language"), "vocabulary": vocabulary_file,
+              "weights": "model.safetensors", "generation": {"num_beams": 2},
+              "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}, **extra}
+    history = "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n"
+    return training.write_zoo_folder(root / name, {
+        "config.json": config, vocabulary_file: write_vocabulary, "history.csv": history,
+        "model.safetensors": lambda path: zoo.save_weights(model, path)})
+
+
+@pytest.fixture(scope="module")
+def tiny_zoo(tmp_path_factory):
+    """Two small, untrained title models written the way the recipes write them."""
+    root = tmp_path_factory.mktemp("zoo")
+    zh = fixture_pairs("zh_CN")["train"]
+    characters = CharVocabulary.build([p["body"] + p["title"] for p in zh], min_count=1)
+    builder = dict(embedding_dim=8, hidden_units=8, copy_prior=True, dropout=0.0)
+    keras.utils.set_random_seed(0)
+    write_model(root, "autotitle-tiny", "lstm_seq2seq", "vocab.json", characters.save,
+                build_lstm_seq2seq(len(characters), **builder),
+                dict(language="zh_CN", builder=builder, max_source_length=12, max_target_length=5))
+
+    en = fixture_pairs("en")["train"]
+    full = WordPieceVocabulary(minilm_directory())
+    keep = simplify_vocabulary(read_vocabulary(minilm_directory()),
+                               full.encode_batch(p["body"] for p in en), max_size=600)
+    pieces = WordPieceVocabulary(minilm_directory(), keep_tokens=keep)
+    config = BertConfig(vocabulary_size=len(pieces), hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position=64)
+    write_model(root, "autotitle-tiny-unilm", "unilm", "vocab.txt", pieces.save,
+                build_transformer(config, "unilm"),
+                dict(language="en", transformer=config.to_dict(), max_source_length=8, source_tail=3,
+                     max_target_length=6))
+    return root
 
 
 @pytest.fixture
-def tiny_zoo(tmp_path, monkeypatch):
-    """A zoo with one small LSTM title model, written the way the recipes write them."""
-    folder = tmp_path / "autotitle-tiny"
-    folder.mkdir()
-    vocabulary = CharVocabulary.build(["基于数学的解谜游戏", "一个文本编辑器", "数学游戏"], min_count=1)
-    vocabulary.save(folder / "vocab.json")
-    builder = dict(embedding_dim=8, hidden_units=8, copy_prior=True, dropout=0.0)
-    keras.utils.set_random_seed(0)
-    build_lstm_seq2seq(len(vocabulary), **builder).save_weights(folder / "model.weights.h5")
-    config = {"family": "lstm_seq2seq", "builder": builder, "vocabulary": "vocab.json",
-              "weights": "model.weights.h5", "max_source_length": 12, "max_target_length": 5,
-              "generation": {"num_beams": 2}}
-    (folder / "config.json").write_text(json.dumps(config))
-    zoo.write_manifest(folder)
-    monkeypatch.setenv("KERAS_CGEN_ZOO", str(tmp_path))
-    return folder
+def zoo_env(tiny_zoo, monkeypatch):
+    monkeypatch.setenv("KERAS_CGEN_ZOO", str(tiny_zoo))
+    return tiny_zoo
 
 
-def test_list_load_and_generate(tiny_zoo):
-    assert zoo.list() == ["autotitle-tiny"]
-    generator = zoo.load("autotitle-tiny")
-    titles = generator.generate(["基于数学的解谜游戏", "一个文本编辑器"], num_beams=2)
-    assert len(titles) == 2 and all(isinstance(t, str) for t in titles)
-    assert generator.generate("数学游戏", num_beams=1) == generator.generate(["数学游戏"], num_beams=1)[0]
+@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-unilm"])
+def test_list_load_and_generate(zoo_env, name):
+    assert zoo.list() == ["autotitle-tiny", "autotitle-tiny-unilm"]
+    generator = zoo.load(name)
+    texts = ["基于数学的解谜游戏", "一个文本编辑器"] if name == "autotitle-tiny" else ["A text editor", "A game"]
+    titles, scores = generator.generate(texts, num_beams=2, return_scores=True)
+    assert len(titles) == 2 and all(isinstance(t, str) for t in titles) and all(np.isfinite(scores))
+    assert generator.generate(texts[0], num_beams=1) == generator.generate(texts[:1], num_beams=1)[0]
     assert generator.generate([]) == []
-    # The same weights through the plain engine give the same ids as the generator.
-    assert set("".join(titles)) <= set(generator.vocabulary.tokens)
+    # Beam search never returns a worse sequence score than greedy under length_penalty=0.
+    _, greedy = generator.generate(texts, num_beams=1, return_scores=True, length_penalty=0.0)
+    _, beam = generator.generate(texts, num_beams=4, return_scores=True, length_penalty=0.0)
+    assert np.all(np.asarray(beam) >= np.asarray(greedy) - 1e-4)
 
 
-def test_bad_inputs(tiny_zoo):
+def test_fp16_weights_round_trip_and_errors(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = build_lstm_seq2seq(20, embedding_dim=8, hidden_units=8)
+    zoo.save_weights(model, tmp_path / "w.safetensors")
+    other = build_lstm_seq2seq(20, embedding_dim=8, hidden_units=8)
+    zoo.load_weights(other, tmp_path / "w.safetensors")
+    for a, b in zip(model.weights, other.weights):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a).astype("float16").astype("float32"))
+    with pytest.raises(ValueError, match="has shape .*the model wants"):
+        zoo.load_weights(build_lstm_seq2seq(21, embedding_dim=8, hidden_units=8), tmp_path / "w.safetensors")
+    with pytest.raises(ValueError, match="does not fit model .*unused .*Copy-Prior"):
+        zoo.load_weights(build_lstm_seq2seq(20, embedding_dim=8, hidden_units=8, copy_prior=False),
+                         tmp_path / "w.safetensors")
+
+
+def test_bad_inputs(zoo_env):
     generator = zoo.load("autotitle-tiny")
     with pytest.raises(ValueError, match=r"texts\[1\] is empty or whitespace"):
         generator.generate(["数学", "   "])
     with pytest.warns(UserWarning, match=r"texts\[0\] has 30 characters; only the first 12"):
         generator.generate(["数" * 30])
+    with pytest.warns(UserWarning, match=r"texts\[0\] has \d+ tokens; only 8 \(the first 5 and the last 3\)"):
+        zoo.load("autotitle-tiny-unilm").generate(["a very long description of a text editor for you"])
     with pytest.raises(ValueError, match="Unknown zoo model 'nope'.*autotitle-tiny"):
         zoo.load("nope")
 
 
-def test_checksums_guard_every_file(tiny_zoo):
-    weights = tiny_zoo / "model.weights.h5"
+def test_checksums_guard_every_file(tiny_zoo, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(tiny_zoo / "autotitle-tiny", tmp_path / "autotitle-tiny")
+    monkeypatch.setenv("KERAS_CGEN_ZOO", str(tmp_path))
+    folder = tmp_path / "autotitle-tiny"
+    weights = folder / "model.safetensors"
     original = weights.read_bytes()
     data = bytearray(original)
     data[-10] ^= 0xFF
     weights.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="Checksum mismatch for '.*model.weights.h5'"):
+    with pytest.raises(ValueError, match="Checksum mismatch for '.*model.safetensors'"):
         zoo.load("autotitle-tiny")
     weights.write_bytes(original)
-    (tiny_zoo / "vocab.json").unlink()
+    (folder / "vocab.json").unlink()
     with pytest.raises(FileNotFoundError, match="missing '.*vocab.json'"):
         zoo.load("autotitle-tiny")
-    (tiny_zoo / "MANIFEST.sha256").unlink()
+    (folder / "MANIFEST.sha256").unlink()
     with pytest.raises(FileNotFoundError, match="no MANIFEST.sha256"):
         zoo.load("autotitle-tiny")
+
+
+def test_zoo_folder_is_written_whole_or_not_at_all(tmp_path):
+    def fail(path):
+        path.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        training.write_zoo_folder(tmp_path / "m", {"a.txt": "x", "b.bin": fail})
+    assert list(tmp_path.iterdir()) == []
+    training.write_zoo_folder(tmp_path / "m", {"a.txt": "x"})
+    zoo.verify(tmp_path / "m")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        training.write_zoo_folder(tmp_path / "m", {"a.txt": "y"})
+    assert (tmp_path / "m" / "a.txt").read_text() == "x"
 
 
 def test_vocabulary_round_trip(tmp_path):
@@ -79,3 +167,41 @@ def test_vocabulary_round_trip(tmp_path):
     with pytest.raises(ValueError, match="not a CharVocabulary"):
         CharVocabulary.load(tmp_path / "bad.json")
     assert np.asarray(vocabulary.encode("ab", max_length=1)).tolist() == [vocabulary.index["a"]]
+
+
+def test_model_card_from_a_measured_report(zoo_env):
+    splits = fixture_pairs("zh_CN")
+    report = evaluation.evaluate_title_model("autotitle-tiny", split="test", splits=splits, resamples=50)
+    assert report["examples"] == len(splits["test"])
+    assert set(report["systems"]) == {"beam 4", "greedy", report["lead_label"]}
+    folder = zoo_env / "autotitle-tiny"
+    model_card.write_title_card(report, folder, "cgen evaluate autotitle-tiny --write-card")
+    card = (folder / "MODEL_CARD.md").read_text()
+    lead = report["systems"][report["lead_label"]]["rougeL"]
+    assert f"| {report['lead_label']} |" in card and str(lead) in card
+    assert (folder / "training_curve.png").stat().st_size > 1000 and (folder / "attention.png").stat().st_size > 1000
+    zoo.verify(folder)  # the manifest covers the new files
+
+
+def run_cli(*argv):
+    return subprocess.run([sys.executable, "-m", "keras_cgen.cli", *argv], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_CGEN_ZOO": os.environ["KERAS_CGEN_ZOO"]}, timeout=300)
+
+
+def test_cli(zoo_env, capsys):
+    assert cli.main(["zoo", "list"]) == 0
+    listed = capsys.readouterr().out.split("\n")
+    assert listed[0].split() == ["autotitle-tiny", "lstm_seq2seq", "zh_CN"]
+    assert cli.main(["generate", "autotitle-tiny", "基于数学的解谜游戏", "--num-beams", "2", "--scores"]) == 0
+    title, score = capsys.readouterr().out.strip().split("\t")
+    assert title == zoo.load("autotitle-tiny").generate("基于数学的解谜游戏", num_beams=2) and float(score) < 0
+    assert cli.main(["generate", "autotitle-tiny", "  "]) == 2
+    assert "texts[0] is empty or whitespace" in capsys.readouterr().err
+    assert cli.main(["generate", "nope", "text"]) == 2
+    assert "Unknown zoo model 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="examples/none.py is not here"):
+        cli.main(["train", "autotitle-tiny", "--out", str(zoo_env / "x")])
+    # The installed entry point, in a fresh process.
+    result = run_cli("generate", "autotitle-tiny-unilm", "A text editor", "--num-beams", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == zoo.load("autotitle-tiny-unilm").generate("A text editor", num_beams=1)

@@ -1,6 +1,7 @@
 """Functional model builders, one family per file."""
 
 from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
+from keras_cgen.models.lstm_seq2seq import attention_map
 from keras_cgen.models.lstm_seq2seq import build_lstm_seq2seq
 
 from keras_cgen.models.transformer import BertConfig
@@ -12,6 +13,7 @@ __all__ = [
     "BertConfig",
     "LSTMSeq2SeqDecoder",
     "TransformerDecoder",
+    "attention_map",
     "build_lstm_seq2seq",
     "build_transformer",
     "config_from_model",

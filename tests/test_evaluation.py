@@ -1,0 +1,48 @@
+"""Title metrics: rouge-score / sacrebleu wiring, Chinese per character, bootstrap intervals, lead baseline."""
+
+import numpy as np
+import pytest
+
+from keras_cgen import evaluation
+
+
+def test_identical_and_disjoint_titles():
+    refs = ["python library for parsing xml", "text editor"]
+    same = evaluation.score(refs, refs, "en", resamples=100)
+    for name in ("rouge1", "rouge2", "rougeL", "bleu"):
+        assert same[name].mean == pytest.approx(1.0)
+    other = evaluation.score(["games", "fonts"], refs, "en", resamples=100)
+    assert other["rougeL"].mean == 0.0 and other["bleu"].mean == 0.0
+
+
+def test_rouge_values_match_a_hand_count():
+    # LCS("a b c d", "a c d e") = 3 -> P = R = 3/4 -> F = 0.75; bigrams: {cd} shared of 3 -> 1/3.
+    result = evaluation.score(["a c d e"], ["a b c d"], "en", resamples=10)
+    assert result["rougeL"].mean == pytest.approx(0.75)
+    assert result["rouge2"].mean == pytest.approx(1 / 3)
+
+
+def test_chinese_is_scored_per_character():
+    # rouge-score's own tokenizer keeps only [a-z0-9]: Chinese would score 0 against itself.
+    result = evaluation.score(["命令行软件包管理"], ["命令行软件包管理器"], "zh_CN", resamples=10)
+    assert result["rougeL"].mean == pytest.approx(2 * 8 / 17)
+    assert result["bleu"].mean > 0.5
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    values = np.random.default_rng(0).uniform(size=500)
+    mean, low, high = evaluation.interval(values)
+    assert low < mean < high and high - low < 0.1
+    assert evaluation.interval(np.ones(50)) == (1.0, 1.0, 1.0)
+
+
+def test_lead_baseline():
+    assert evaluation.lead("Atril is a simple  multi-page viewer.", 3, "en") == "Atril is a"
+    assert evaluation.lead("这是 一个简单程序", 4, "zh_CN") == "这是一个"
+    assert evaluation.title_length(["a b c", "a", "a b c d e"], "en") == 3
+    assert evaluation.title_length(["数学 游戏", "编辑器"], "zh_CN") == 3
+
+
+def test_mismatched_lengths_are_an_error():
+    with pytest.raises(ValueError, match="as many predictions as references"):
+        evaluation.score(["a"], ["a", "b"], "en")
