@@ -11,6 +11,7 @@ fp16 weights, training log, manifest).
 """
 
 import argparse
+import re
 import time
 
 import keras
@@ -42,6 +43,18 @@ def arrays(pairs, vocabulary, max_source, source_tail, max_target):
     return {"source_ids": source, "target_ids": target[:, :-1]}, labels, (labels != 0).astype("float32")
 
 
+def copy_pairs(pairs):
+    """Self-supervised pairs that teach the attention to copy: each sentence of
+    a training body becomes the "title" of that body. With ~1k real pairs
+    (Chinese) the model cannot learn alignment from the titles alone."""
+    out = []
+    for pair in pairs:
+        for sentence in re.split(r"[。；！？\n.;!?]", pair["body"]):
+            if 4 <= len(sentence.strip()) <= 40:
+                out.append({"body": pair["body"], "title": sentence.strip(" ，,：:")})
+    return out
+
+
 def corpus_vocabulary(language, train, size):
     if language == "zh_CN":
         return CharVocabulary.build([p["body"] + p["title"] for p in train], min_count=2)
@@ -65,6 +78,8 @@ def main():
     parser.add_argument("--source-tail", type=int, default=0, help="of --max-source, the body's last tokens")
     parser.add_argument("--max-target", type=int, default=32)
     parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--copy-pretraining-epochs", type=int, default=0,
+                        help="first train on body -> one of its sentences (see copy_pairs)")
     parser.add_argument("--no-copy-prior", action="store_true")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
     parser.add_argument("--no-jit-compile", action="store_true")
@@ -89,7 +104,14 @@ def main():
         model.compile(keras.optimizers.Adam(args.learning_rate, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
     work = training.work_dir("lstm")
-    minutes = training.fit(model, train, valid, epochs=args.epochs, batch_size=args.batch_size, work=work,
+    minutes = 0
+    if args.copy_pretraining_epochs:
+        copies = arrays(copy_pairs(splits["train"]), vocabulary, *lengths)
+        print(f"copy pre-training on {len(copies[1])} sentence pairs")
+        minutes = training.fit(model, copies, arrays(copy_pairs(splits["valid"]), vocabulary, *lengths),
+                               epochs=args.copy_pretraining_epochs, batch_size=args.batch_size,
+                               work=training.work_dir("lstm-copy"), patience=args.patience)
+    minutes += training.fit(model, train, valid, epochs=args.epochs, batch_size=args.batch_size, work=work,
                            patience=args.patience)
 
     keras.mixed_precision.set_dtype_policy("float32")

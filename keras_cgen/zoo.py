@@ -198,8 +198,13 @@ class LSTMTitleGenerator(TitleGenerator):
         self.decoder = LSTMSeq2SeqDecoder(self.model)
 
     def decode(self, rows, **settings):
-        return self.decoder.generate(pad_rows(rows), start_id=self.vocabulary.start_id,
-                                     eos_token_id=self.vocabulary.end_id, **settings)
+        settings = {"eos_token_id": self.vocabulary.end_id, **settings}
+        return self.decoder.generate(pad_rows(rows), start_id=self.vocabulary.start_id, **settings)
+
+    def decode_ids(self, ids, plan, seed, cache_write="where"):
+        """The decode graph on source ids `[B, S]` (for exports); `plan` from
+        `engine.make_settings`."""
+        return self.decoder.decode(ids, plan, seed, self.vocabulary.start_id)
 
 
 class UniLMTitleGenerator(TitleGenerator):
@@ -218,4 +223,17 @@ class UniLMTitleGenerator(TitleGenerator):
     def decode(self, rows, **settings):
         start, end = self.vocabulary.start_id, self.vocabulary.end_id
         token_ids = pad_rows([[start, *row, end] for row in rows])
-        return self.decoder.generate({"token_ids": token_ids}, eos_token_id=end, **settings)
+        return self.decoder.generate({"token_ids": token_ids}, **{"eos_token_id": end, **settings})
+
+    def decode_ids(self, ids, plan, seed, cache_write="where"):
+        """The decode graph on body ids `[B, S]` (0-padded, no [CLS]/[SEP]):
+        adds `[CLS] ... [SEP]` per row (for exports)."""
+        from keras import ops
+
+        ids = ops.cast(ids, "int32")
+        lengths = ops.sum(ops.cast(ids != 0, "int32"), axis=1)
+        ids = ops.pad(ids, ((0, 0), (1, 1)))
+        positions = ops.arange(ops.shape(ids)[1], dtype="int32")[None, :]
+        ids = ops.where(positions == 0, self.vocabulary.start_id, ids)
+        ids = ops.where(positions == lengths[:, None] + 1, self.vocabulary.end_id, ids)
+        return self.decoder.decode({"token_ids": ids}, plan, seed, cache_write)

@@ -15,67 +15,9 @@ from keras_cgen import evaluation
 from keras_cgen import model_card
 from keras_cgen import training
 from keras_cgen import zoo
-from keras_cgen.checkpoints import minilm_directory
-from keras_cgen.data import debian
-from keras_cgen.models import BertConfig
 from keras_cgen.models import build_lstm_seq2seq
-from keras_cgen.models import build_transformer
 from keras_cgen.text import CharVocabulary
-from keras_cgen.text import WordPieceVocabulary
-from keras_cgen.text import read_vocabulary
-from keras_cgen.text import simplify_vocabulary
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-
-
-def fixture_pairs(language):
-    """Real Debian pairs from the committed sample, split the library's way."""
-    path = os.path.join(FIXTURES, f"Translation-{language}.sample")
-    records = debian.parse_records(open(path, encoding="utf-8").read(), language)
-    return debian.split_pairs(records)
-
-
-def write_model(root, name, family, vocabulary_file, write_vocabulary, model, extra):
-    config = {"family": family, "language": extra.pop("language"), "vocabulary": vocabulary_file,
-              "weights": "model.safetensors", "generation": {"num_beams": 2},
-              "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}, **extra}
-    history = "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n"
-    return training.write_zoo_folder(root / name, {
-        "config.json": config, vocabulary_file: write_vocabulary, "history.csv": history,
-        "model.safetensors": lambda path: zoo.save_weights(model, path)})
-
-
-@pytest.fixture(scope="module")
-def tiny_zoo(tmp_path_factory):
-    """Two small, untrained title models written the way the recipes write them."""
-    root = tmp_path_factory.mktemp("zoo")
-    zh = fixture_pairs("zh_CN")["train"]
-    characters = CharVocabulary.build([p["body"] + p["title"] for p in zh], min_count=1)
-    builder = dict(embedding_dim=8, hidden_units=8, copy_prior=True, dropout=0.0)
-    keras.utils.set_random_seed(0)
-    write_model(root, "autotitle-tiny", "lstm_seq2seq", "vocab.json", characters.save,
-                build_lstm_seq2seq(len(characters), **builder),
-                dict(language="zh_CN", builder=builder, max_source_length=12, max_target_length=5))
-
-    en = fixture_pairs("en")["train"]
-    full = WordPieceVocabulary(minilm_directory())
-    keep = simplify_vocabulary(read_vocabulary(minilm_directory()),
-                               full.encode_batch(p["body"] for p in en), max_size=600)
-    pieces = WordPieceVocabulary(minilm_directory(), keep_tokens=keep)
-    config = BertConfig(vocabulary_size=len(pieces), hidden_size=16, num_layers=1, num_heads=2,
-                        intermediate_size=32, max_position=64)
-    write_model(root, "autotitle-tiny-unilm", "unilm", "vocab.txt", pieces.save,
-                build_transformer(config, "unilm"),
-                dict(language="en", transformer=config.to_dict(), max_source_length=8, source_tail=3,
-                     max_target_length=6))
-    return root
-
-
-@pytest.fixture
-def zoo_env(tiny_zoo, monkeypatch):
-    monkeypatch.setenv("KERAS_CGEN_ZOO", str(tiny_zoo))
-    return tiny_zoo
-
+from conftest import fixture_pairs
 
 @pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-unilm"])
 def test_list_load_and_generate(zoo_env, name):

@@ -113,6 +113,11 @@ class LSTMSeq2SeqDecoder:
             logits = self.layer("Copy-Prior")([logits, state["source_ids"]])
         return logits, new
 
+    def decode(self, source_ids, settings, seed, start_id):
+        """`init` + the engine's loop. Callable inside any `tf.function`."""
+        state, start = self.init(source_ids, start_id)
+        return engine.decode(self.step, settings, state, start[:, None], seed)
+
     def generate(self, source_ids, *, start_id, max_new_tokens, seed=None, jit_compile=True, **kwargs):
         """`init` then the decode loop, compiled together into one graph.
 
@@ -120,12 +125,8 @@ class LSTMSeq2SeqDecoder:
         """
         settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
         source_ids = engine.check_batch_ids("source_ids", source_ids)
-
-        def run(source_ids, seed):
-            state, start = self.init(source_ids, start_id)
-            return engine.decode(self.step, settings, state, start[:, None], seed)
-
-        run = engine.compile_once(self._compiled, (settings, int(start_id), jit_compile), run, jit_compile)
+        run = engine.compile_once(self._compiled, (settings, int(start_id), jit_compile),
+                                  lambda ids, seed: self.decode(ids, settings, seed, start_id), jit_compile)
         return run(source_ids, engine.seed_tensor(seed))
 
 
