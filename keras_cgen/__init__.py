@@ -15,6 +15,7 @@ from keras_cgen import layers  # noqa: E402
 from keras_cgen import models  # noqa: E402
 from keras_cgen import checkpoints  # noqa: E402
 from keras_cgen import text  # noqa: E402
+from keras_cgen import zoo  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["layers", "models", "checkpoints", "text", "__version__"]
+__all__ = ["layers", "models", "checkpoints", "text", "zoo", "__version__"]

@@ -1,4 +1,4 @@
-"""The `cgen` command line: data, train, evaluate, generate, zoo."""
+"""The `cgen` command line: data, train, evaluate, generate, zoo, export, serve-check."""
 
 import argparse
 import json
@@ -97,6 +97,39 @@ def evaluate_command(args):
     return 0
 
 
+def export_command(args):
+    from keras_cgen import export
+    from keras_cgen import zoo
+
+    try:
+        generator = zoo.load(args.name)
+        settings = {"num_beams": args.num_beams} if args.num_beams else {}
+        if args.format == "saved_model":
+            out = export.export_saved_model(generator, args.out, version=args.version, **settings)
+        else:
+            out = export.export_onnx(generator, args.out, **settings)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"cgen export: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def serve_check_command(args):
+    from keras_cgen.export.check import serve_check
+
+    try:
+        answer = serve_check(args.dir)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"cgen serve-check: {error}", file=sys.stderr)
+        return 1
+    print(f"{answer['kind']} export {answer['path']} answered {len(answer['text'])} requests in "
+          f"{answer['seconds']:.2f} s (fresh process importing {', '.join(answer['requires'])}):")
+    for text, score in zip(answer["text"], answer["score"]):
+        print(f"  {score:8.3f}  {text!r}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cgen", description="keras-cgen: conditional text generation.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +171,18 @@ def main(argv=None):
     build.add_argument("name")
     build.add_argument("--out", help="default ~/.cache/keras_cgen/zoo/NAME")
     build.set_defaults(run=zoo_build_command)
+
+    export = commands.add_parser("export", help="export a zoo model for TF Serving or ONNX Runtime")
+    export.add_argument("name")
+    export.add_argument("--format", required=True, choices=["saved_model", "onnx"])
+    export.add_argument("--out", required=True, help="saved_model: the base dir (versions go inside); onnx: a new dir")
+    export.add_argument("--version", type=int, default=1, help="saved_model version folder")
+    export.add_argument("--num-beams", type=int, help="fixed in the export (default: the model's own setting)")
+    export.set_defaults(run=export_command)
+
+    check = commands.add_parser("serve-check", help="load an export in a fresh process and answer requests")
+    check.add_argument("dir")
+    check.set_defaults(run=serve_check_command)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -65,6 +65,18 @@ def serving_text(generator, sequences):
     return tf.strings.regex_replace(text, r" ?\+ \+", "++")
 
 
+def non_core_ops(directory):
+    """Op types of a SavedModel that core TensorFlow does not register (for
+    these exports: tensorflow-text's tokenizer ops)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(directory) / "saved_model.pb").read_bytes())
+    graph = saved.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
+
+
 def serving_archive(generator, settings):
     """A `keras.export.ExportArchive` whose `serving_default` is
     `text [B] string -> {"text": [B] string, "score": [B] float32}`.
@@ -116,13 +128,13 @@ def export_saved_model(generator, base_dir, version=1, **settings):
     work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     try:
         archive.write_out(str(work), verbose=False)
-        needs_text = not isinstance(generator.vocabulary, CharVocabulary)
+        custom_ops = non_core_ops(work)
         metadata = {
             "model": generator.directory.name, "family": generator.config["family"],
             "generation": settings, "max_source_length": generator.config["max_source_length"],
             "source_tail": generator.config.get("source_tail", 0),
-            "requires": ["tensorflow", "tensorflow-text"] if needs_text else ["tensorflow"],
-            "custom_ops": "tensorflow-text (FastWordpieceTokenizer / WordpieceTokenizer ops)" if needs_text else None,
+            "requires": ["tensorflow", "tensorflow-text"] if custom_ops else ["tensorflow"],
+            "custom_ops": custom_ops,  # not in core TensorFlow: TF Serving must link them in
             "signature": {"inputs": {"text": "string [None]"},
                           "outputs": {"text": "string [None]", "score": "float32 [None]"}},
         }

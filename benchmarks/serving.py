@@ -1,0 +1,100 @@
+"""Serving latency of the zoo title models: Keras `generate` vs the SavedModel
+loaded in a fresh TensorFlow process vs onnxruntime, same inputs, same run.
+
+    .venv/bin/python benchmarks/serving.py --models autotitle-lstm-en autotitle-unilm-en --requests 30
+
+Each runtime runs in its own process, one after the other (never in parallel),
+on held-out test descriptions: batch-1 and batch-8 requests, after two
+warm-up requests (tracing / session start are not counted). Reports the
+p50 / p95 request latency and titles per second. Settings: beam 4, the
+model's own length limits (as exported).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time, warnings
+import numpy as np
+kind, path, texts, requests = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+if kind == "saved_model":
+    import tensorflow as tf
+    meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
+    if "tensorflow-text" in meta["requires"]:
+        import tensorflow_text  # noqa: F401
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    answer = lambda batch: serve(text=tf.constant(batch))["text"].numpy()
+elif kind == "onnx":
+    import onnxruntime
+    from keras_cgen.text import pad_rows, truncate
+    from keras_cgen.zoo import load_vocabulary
+    meta = json.load(open(path + "/metadata.json"))
+    vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
+    session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
+    def answer(batch):  # tokenising on the client is part of the request
+        ids = pad_rows([truncate(vocabulary.encode(t), meta["max_source_length"], meta["source_tail"]) for t in batch])
+        sequences = session.run(["sequences"], {"source_ids": ids})[0]
+        return [vocabulary.decode(s[0]) for s in sequences]
+else:
+    import keras_cgen
+    generator = keras_cgen.zoo.load(path)
+    warnings.simplefilter("ignore", UserWarning)
+    answer = lambda batch: generator.generate(batch, num_beams=4)
+result = {}
+for size in (1, 8):
+    batches = [texts[(i * size) % len(texts):][:size] for i in range(requests + 2)]
+    batches = [b if len(b) == size else texts[:size] for b in batches]
+    for batch in batches[:2]:
+        answer(batch)
+    times = []
+    for batch in batches[2:]:
+        start = time.perf_counter()
+        answer(batch)
+        times.append(time.perf_counter() - start)
+    times = np.asarray(times)
+    result[size] = {"p50_ms": 1000 * float(np.median(times)), "p95_ms": 1000 * float(np.percentile(times, 95)),
+                    "titles_per_s": size * len(times) / float(times.sum())}
+print(json.dumps(result))
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["autotitle-lstm-en", "autotitle-unilm-en"])
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per batch size")
+    args = parser.parse_args()
+
+    import keras_cgen
+    from keras_cgen.data import load_pairs
+    from keras_cgen.export import export_onnx
+    from keras_cgen.export import export_saved_model
+
+    print("| model | runtime | batch | p50 ms | p95 ms | titles/s |\n|---|---|---|---|---|---|")
+    work = Path(tempfile.mkdtemp(prefix="cgen-serving-"))
+    for name in args.models:
+        generator = keras_cgen.zoo.load(name)
+        texts = [p["body"] for p in load_pairs(generator.config["language"])["test"][:64]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            saved = export_saved_model(generator, work / name, version=1, num_beams=4)
+            onnx = export_onnx(generator, work / f"{name}-onnx", num_beams=4)
+        for kind, path in (("keras", name), ("saved_model", saved), ("onnx", onnx)):
+            result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), json.dumps(texts),
+                                     str(args.requests)], capture_output=True, text=True)
+            if result.returncode:
+                raise SystemExit(result.stderr[-3000:])
+            rows = json.loads(result.stdout.strip().splitlines()[-1])
+            label = {"keras": "Keras generate (XLA)", "saved_model": "SavedModel, fresh TF process",
+                     "onnx": "onnxruntime (+ client tokenising)"}[kind]
+            for size, row in rows.items():
+                print(f"| {name} | {label} | {size} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | "
+                      f"{row['titles_per_s']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

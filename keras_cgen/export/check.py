@@ -1,0 +1,68 @@
+"""`cgen serve-check DIR`: load an export in a fresh process and answer a few
+requests, bad ones included. The SavedModel check imports only TensorFlow
+(and tensorflow-text when the export's metadata asks for it)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REQUESTS = ["Atril is a simple multi-page document viewer. It can display and print PostScript and PDF files.",
+            "这是一个允许你从 Shell 创建 X 菜单的简单程序。", "", "   ", "x" * 10_000, "☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
+
+SAVED_MODEL = """
+import json, sys, time
+import tensorflow as tf
+path, requests = sys.argv[1], json.loads(sys.argv[2])
+meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
+if "tensorflow-text" in meta["requires"]:
+    import tensorflow_text  # noqa: F401
+serve = tf.saved_model.load(path).signatures["serving_default"]
+start = time.perf_counter()
+out = serve(text=tf.constant(requests))
+print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist(),
+                  "seconds": time.perf_counter() - start, "requires": meta["requires"]}))
+"""
+
+ONNX = """
+import json, sys, time, warnings
+import numpy as np, onnxruntime
+from keras_cgen.text import pad_rows
+from keras_cgen.zoo import load_vocabulary
+from keras_cgen.text import truncate
+path, requests = sys.argv[1], json.loads(sys.argv[2])
+meta = json.load(open(path + "/metadata.json"))
+vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
+rows = [truncate(vocabulary.encode(t) if t.strip() else [], meta["max_source_length"], meta["source_tail"])
+        for t in requests]
+session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
+start = time.perf_counter()
+sequences, scores = session.run(["sequences", "scores"], {"source_ids": pad_rows([r or [0] for r in rows])})
+print(json.dumps({"text": [vocabulary.decode(s[0]) for s in sequences], "score": scores[:, 0].tolist(),
+                  "seconds": time.perf_counter() - start, "requires": ["onnxruntime"]}))
+"""
+
+
+def export_kind(path):
+    """("saved_model", version dir) or ("onnx", dir) for an export folder or its base dir."""
+    path = Path(path)
+    if (path / "model.onnx").is_file():
+        return "onnx", path
+    if (path / "saved_model.pb").is_file():
+        return "saved_model", path
+    versions = sorted((p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()),
+                      key=lambda p: int(p.name)) if path.is_dir() else []
+    if versions:
+        return "saved_model", versions[-1]  # TF Serving serves the newest version
+    raise FileNotFoundError(f"'{path}' is not an export: expected model.onnx, saved_model.pb or version folders.")
+
+
+def serve_check(path, requests=REQUESTS):
+    """Answers `requests` from the export at `path` in a fresh Python process."""
+    kind, path = export_kind(path)
+    script = SAVED_MODEL if kind == "saved_model" else ONNX
+    result = subprocess.run([sys.executable, "-c", script, str(path), json.dumps(requests)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"The {kind} export at '{path}' failed to answer:\n{result.stderr[-3000:]}")
+    return {"kind": kind, "path": str(path), **json.loads(result.stdout.strip().splitlines()[-1])}
