@@ -11,8 +11,10 @@ fp16 weights, training log, manifest).
 """
 
 import argparse
+import json
 import re
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -81,6 +83,7 @@ def main():
     parser.add_argument("--copy-pretraining-epochs", type=int, default=0,
                         help="first train on body -> one of its sentences (see copy_pairs)")
     parser.add_argument("--no-copy-prior", action="store_true")
+    parser.add_argument("--initial-weights", help="a zoo folder of this recipe to continue training from")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
     parser.add_argument("--no-jit-compile", action="store_true")
     parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
@@ -103,6 +106,12 @@ def main():
         model = build_lstm_seq2seq(len(vocabulary), **builder)
         model.compile(keras.optimizers.Adam(args.learning_rate, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
+        if args.initial_weights:
+            start = Path(args.initial_weights)
+            previous = json.loads((start / "config.json").read_text())
+            if zoo.load_vocabulary(start / previous["vocabulary"]).tokens != vocabulary.tokens:
+                raise SystemExit(f"--initial-weights {start}: its vocabulary is not this run's.")
+            zoo.load_weights(model, start / previous["weights"])
     work = training.work_dir("lstm")
     minutes = 0
     if args.copy_pretraining_epochs:
@@ -124,6 +133,9 @@ def main():
               "max_target_length": args.max_target, "generation": {"num_beams": 4},
               "training": {"minutes": round(minutes, 1), "hardware": training.hardware(),
                            "command": training.command_line(__file__, args), "finished": time.strftime("%Y-%m-%d")}}
+    if args.initial_weights:  # the whole recipe is both runs
+        config["training"]["continued_from"] = previous["training"]
+        config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)
     out = training.write_zoo_folder(args.out, {
         "config.json": config,
         vocabulary_file: vocabulary.save,

@@ -103,7 +103,8 @@ fp16 safetensors ({weights_mb:.1f} MB), run in float32.
 
 ## Training
 - Command: `{trained.get('command', 'n/a')}`
-- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, {trained.get('finished', '')}.
+- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, {trained.get('finished', '')}.{
+    chr(10) + "- " + trained["note"] if trained.get("note") else ""}
 - Early stopping on the valid loss; the best epoch's weights are kept.
 - GPU users: {GPU_SETTINGS[family]}
 
@@ -116,7 +117,7 @@ lower-cased). {"ROUGE per character." if config['language'].startswith('zh') els
 {results_table(report)}
 ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}
 ({"beats" if beam.low > lead.high else "does not clearly beat"} it: the intervals {"do not overlap" if beam.low > lead.high else "overlap or are lower"}).
-Decoding time for the whole split on this machine: {timing}.
+Decoding time for these {report['examples']:,} pairs (batches of 64, 2-core CPU): {timing}.
 
 Reproduce: `{command}`
 
