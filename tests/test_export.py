@@ -116,3 +116,20 @@ def test_onnx_decode_loop_gives_the_keras_ids(zoo_env, tmp_path, name):
         np.testing.assert_array_equal(got["sequences"], want.sequences.numpy())
         np.testing.assert_allclose(got["scores"], want.scores.numpy(), rtol=1e-4, atol=1e-4)
     assert (out / generator.config["vocabulary"]).is_file()
+
+
+def test_cli_export_and_serve_check(zoo_env, tmp_path, capsys):
+    from keras_cgen import cli
+
+    base = tmp_path / "serving"
+    assert cli.main(["export", "autotitle-tiny", "--format", "saved_model", "--out", str(base), "--num-beams", "1"]) == 0
+    assert cli.main(["export", "autotitle-tiny", "--format", "onnx", "--out", str(tmp_path / "onnx")]) == 0
+    capsys.readouterr()
+    for folder in (base, tmp_path / "onnx"):
+        assert cli.main(["serve-check", str(folder)]) == 0
+        out = capsys.readouterr().out
+        assert "answered 6 requests" in out and len(out.strip().splitlines()) == 7
+    assert cli.main(["export", "autotitle-tiny", "--format", "saved_model", "--out", str(base)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert cli.main(["serve-check", str(tmp_path)]) == 1
+    assert "is not an export" in capsys.readouterr().err
