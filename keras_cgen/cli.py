@@ -42,7 +42,20 @@ def recipe_command(name, out, extra):
 
 
 def train_command(args):
+    """Runs the recorded recipe; a two-stage recipe (`continued_from`) runs its
+    first stage into `<out>-stage1` and continues from there."""
+    from keras_cgen import zoo
+
+    training = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
     command = recipe_command(args.name, args.out, args.recipe_args)
+    if "continued_from" in training:
+        stage1 = f"{args.out}-stage1"
+        first = shlex.split(training["continued_from"]["command"])
+        first = [sys.executable, str(REPOSITORY / first[1]), *first[2:], "--out", stage1]
+        print("running:", shlex.join(first), flush=True)
+        if subprocess.call(first):
+            return 1
+        command = [stage1 if part == "STAGE1" else part for part in command]
     print("running:", shlex.join(command), flush=True)
     return subprocess.call(command)
 

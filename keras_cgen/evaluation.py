@@ -55,6 +55,14 @@ class Score:
         return f"{100 * self.mean:.1f} [{100 * self.low:.1f}, {100 * self.high:.1f}]"
 
 
+def rouge_l(predictions, references, language):
+    """Per-example ROUGE-L F1."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=CharTokenizer() if is_chinese(language) else None)
+    return [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)]
+
+
 def score(predictions, references, language, resamples=1000):
     """{"rouge1", "rouge2", "rougeL", "bleu"} -> `Score` (F1 / BLEU in [0, 1],
     95% bootstrap interval over the examples)."""
@@ -119,13 +127,17 @@ def evaluate_title_model(name, split="test", limit=None, compare=None, seed=0, s
         systems[label] = score(outputs[label], references, language, resamples)
     unit = "characters" if is_chinese(language) else "words"
     lead_label = f"lead baseline (first {cut} {unit})"
-    systems[lead_label] = score([lead(b, cut, language) for b in bodies], references, language, resamples)
+    leads = [lead(b, cut, language) for b in bodies]
+    systems[lead_label] = score(leads, references, language, resamples)
+    # Paired bootstrap of the per-example ROUGE-L difference: does beam 4 beat the lead?
+    difference = np.subtract(rouge_l(outputs["beam 4"], references, language), rouge_l(leads, references, language))
+    beats_lead = Score(*interval(difference, resamples))
     picks = np.random.default_rng(seed + 1).choice(len(pairs), min(6, len(pairs)), replace=False)
     samples = [{"package": pairs[i]["package"], "body": pairs[i]["body"], "reference": references[i],
                 "beam 4": outputs["beam 4"][i], "greedy": outputs["greedy"][i]} for i in picks]
     return {"name": generator.directory.name, "language": language, "split": split, "examples": len(pairs),
             "split_sizes": {k: len(v) for k, v in splits.items()}, "systems": systems, "seconds": seconds,
-            "lead_label": lead_label, "samples": samples, "config": generator.config}
+            "lead_label": lead_label, "beats_lead": beats_lead, "samples": samples, "config": generator.config}
 
 
 def results_table(report):

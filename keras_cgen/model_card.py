@@ -102,7 +102,7 @@ share bodies), deterministic: {sizes} pairs. Body: at most {config['max_source_l
 fp16 safetensors ({weights_mb:.1f} MB), run in float32.
 
 ## Training
-- Command: `{trained.get('command', 'n/a')}`
+- Command: {"`" + trained["continued_from"]["command"] + " --out STAGE1`, then " if "continued_from" in trained else ""}`{trained.get('command', 'n/a')}`
 - Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, {trained.get('finished', '')}.{
     chr(10) + "- " + trained["note"] if trained.get("note") else ""}
 - Early stopping on the valid loss; the best epoch's weights are kept.
@@ -115,8 +115,9 @@ resamples), BLEU x 100 (sacrebleu, {"zh" if config['language'].startswith('zh') 
 lower-cased). {"ROUGE per character." if config['language'].startswith('zh') else "ROUGE with rouge-score's tokenizer."}
 
 {results_table(report)}
-ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}
-({"beats" if beam.low > lead.high else "does not clearly beat"} it: the intervals {"do not overlap" if beam.low > lead.high else "overlap or are lower"}).
+ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
+bootstrap of the per-example difference: {report['beats_lead']} ({"beats the lead: the interval is above 0"
+if report['beats_lead'].low > 0 else "does NOT beat the lead: the interval reaches 0 or below"}).
 Decoding time for these {report['examples']:,} pairs (batches of 64, 2-core CPU): {timing}.
 
 Reproduce: `{command}`
