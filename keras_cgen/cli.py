@@ -26,14 +26,12 @@ def data_command(args):
     return 0
 
 
-def recipe_command(name, out, extra):
-    """The recipe that trained zoo model `name`, as recorded in its config, writing to `out`."""
-    from keras_cgen import zoo
-
-    config = json.loads((zoo.find(name) / "config.json").read_text())
-    command = shlex.split(config.get("training", {}).get("command", ""))
+def recipe_argv(command, out, extra=()):
+    """A recorded recipe command (`python examples/<script> ...`) as the argv that
+    reruns it with this Python, writing to `out`."""
+    command = shlex.split(command)
     if len(command) < 2 or not command[1].startswith("examples/"):
-        raise SystemExit(f"cgen: zoo model {name!r} records no recipe command.")
+        raise SystemExit(f"cgen: no recipe command recorded (got {shlex.join(command)!r}).")
     script = REPOSITORY / command[1]
     if not script.is_file():
         raise SystemExit(f"cgen: the recipe {script} is not here; recipes live in the repository's examples/ "
@@ -42,16 +40,16 @@ def recipe_command(name, out, extra):
 
 
 def train_command(args):
-    """Runs the recorded recipe; a two-stage recipe (`continued_from`) runs its
-    first stage into `<out>-stage1` and continues from there."""
+    """Runs the recipe recorded in zoo model `name`'s config; a two-stage recipe
+    (`continued_from`) runs its first stage into `<out>-stage1` and continues
+    from there."""
     from keras_cgen import zoo
 
     training = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
-    command = recipe_command(args.name, args.out, args.recipe_args)
+    command = recipe_argv(training.get("command", ""), args.out, args.recipe_args)
     if "continued_from" in training:
         stage1 = f"{args.out}-stage1"
-        first = shlex.split(training["continued_from"]["command"])
-        first = [sys.executable, str(REPOSITORY / first[1]), *first[2:], "--out", stage1]
+        first = recipe_argv(training["continued_from"]["command"], stage1)
         print("running:", shlex.join(first), flush=True)
         if subprocess.call(first):
             return 1

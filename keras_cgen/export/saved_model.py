@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from keras_cgen.decoding import engine
 from keras_cgen.text import CharVocabulary
+from keras_cgen.text.wordpiece import DETOKENIZE_RULES
 
 METADATA = "assets.extra/keras_cgen.json"
 
@@ -59,10 +60,10 @@ def serving_text(generator, sequences):
     tokens = tf.ragged.boolean_mask(tf.gather(tf.constant(vocabulary.tokens), sequences), keep)
     if isinstance(vocabulary, CharVocabulary):
         return tf.strings.reduce_join(tokens, axis=1)
-    text = tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=1, separator=" "), " ##", "")
-    text = tf.strings.regex_replace(text, r" ([.,;:!?)\]])", r"\1")
-    text = tf.strings.regex_replace(text, r"([(\[]) ", r"\1")
-    return tf.strings.regex_replace(text, r" ?\+ \+", "++")
+    text = tf.strings.reduce_join(tokens, axis=1, separator=" ")
+    for pattern, replacement in DETOKENIZE_RULES:
+        text = tf.strings.regex_replace(text, pattern, replacement)
+    return text
 
 
 def non_core_ops(directory):

@@ -81,6 +81,10 @@ def pad_rows(rows, pad_id=0):
 
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# Pieces joined with spaces -> text: drop "##" joins, glue back the punctuation
+# WordPiece split off. Applied in order, by `re.sub` here and by
+# `tf.strings.regex_replace` in the SavedModel export (same RE2-compatible syntax).
+DETOKENIZE_RULES = ((r" ##", ""), (r" ([.,;:!?)\]])", r"\1"), (r"([(\[]) ", r"\1"), (r" ?\+ \+", "++"))
 
 
 def simplify_vocabulary(vocabulary, token_ids, max_size=None, min_count=1):
@@ -154,10 +158,10 @@ class WordPieceVocabulary:
         ids = np.asarray(ids).tolist()
         ids = ids[: ids.index(self.end_id)] if self.end_id in ids else ids
         pieces = [self.tokens[i] for i in ids if i not in (self.pad_id, self.start_id)]
-        text = " ".join(pieces).replace(" ##", "")
-        # WordPiece splits punctuation off; glue the common cases back.
-        text = re.sub(r" ([.,;:!?)\]])", r"\1", text)
-        return re.sub(r" ?\+ \+", "++", re.sub(r"([(\[]) ", r"\1", text))
+        text = " ".join(pieces)
+        for pattern, replacement in DETOKENIZE_RULES:
+            text = re.sub(pattern, replacement, text)
+        return text
 
     def save(self, path):
         Path(path).write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
