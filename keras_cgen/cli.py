@@ -83,13 +83,23 @@ def generate_command(args):
 
     try:
         generator = zoo.load(args.name)
-        titles, scores = generator.generate(args.texts, num_beams=args.num_beams, return_scores=True,
-                                            max_new_tokens=args.max_new_tokens)
+        if isinstance(generator, zoo.TitleGenerator):
+            titles, scores = generator.generate(args.texts, num_beams=args.num_beams or 4, return_scores=True,
+                                                max_new_tokens=args.max_new_tokens)
+            for title, score in zip(titles, scores):
+                print(f"{title}\t{score:.3f}" if args.scores else title)
+            return 0
+        # Language models: the texts are prompts (char LM) or labels (conditional LM).
+        settings = {"n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
+        if args.num_beams:
+            settings.update(num_beams=args.num_beams, do_sample=False, n=1)
+        rows = generator.generate(args.texts, **settings)
     except (ValueError, FileNotFoundError) as error:
         print(f"cgen generate: {error}", file=sys.stderr)
         return 2
-    for title, score in zip(titles, scores):
-        print(f"{title}\t{score:.3f}" if args.scores else title)
+    for text, outputs in zip(args.texts, rows):
+        for output in [outputs] if isinstance(outputs, str) else outputs:
+            print(f"{text}\t{output!r}" if isinstance(generator, zoo.ConditionalLMGenerator) else text + output)
     return 0
 
 
@@ -98,12 +108,26 @@ def evaluate_command(args):
     from keras_cgen import model_card
     from keras_cgen import zoo
 
+    from keras_cgen import lm_evaluation
+
     compare = dict(item.split("=", 1) for item in args.compare)
-    report = evaluation.evaluate_title_model(args.name, split=args.split, limit=args.limit, compare=compare)
-    print(evaluation.results_table(report))
+    family = json.loads((zoo.find(args.name) / "config.json").read_text())["family"]
+    if family == "char_rnn":
+        report = lm_evaluation.evaluate_char_lm(args.name)
+        write = lm_evaluation.write_char_lm_card
+    elif family == "conditional_lm":
+        report = lm_evaluation.evaluate_sentiment_lm(args.name, baseline=compare.get("first_token"),
+                                                     unconditional=compare.get("unconditional"))
+        write = lm_evaluation.write_sentiment_card
+    else:
+        report = evaluation.evaluate_title_model(args.name, split=args.split, limit=args.limit, compare=compare)
+        print(evaluation.results_table(report))
+        write = model_card.write_title_card
+    print(json.dumps({k: v for k, v in report.items() if k not in ("config", "samples", "systems")}, default=str,
+                     ensure_ascii=False, indent=1)[:2000])
     if args.write_card:
         command = "cgen evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        model_card.write_title_card(report, zoo.find(args.name), command)
+        write(report, zoo.find(args.name), command)
         print(f"wrote {zoo.find(args.name) / 'MODEL_CARD.md'}")
     return 0
 
@@ -163,14 +187,18 @@ def main(argv=None):
     evaluate.add_argument("--split", default="test", choices=["train", "valid", "test"])
     evaluate.add_argument("--limit", type=int, help="score a seeded sample of this many pairs")
     evaluate.add_argument("--compare", nargs="*", default=[], metavar="LABEL=FOLDER",
-                          help="other zoo-format models to score the same way (e.g. copy prior off)")
+                          help="other zoo-format models to score the same way (e.g. copy prior off); "
+                               "for a conditional LM: first_token=FOLDER and unconditional=FOLDER")
     evaluate.add_argument("--write-card", action="store_true", help="write MODEL_CARD.md and figures")
     evaluate.set_defaults(run=evaluate_command)
 
-    generate = commands.add_parser("generate", help='title texts: cgen generate NAME "text" ...')
+    generate = commands.add_parser("generate", help='cgen generate NAME "text" ... (texts to title, prompts '
+                                   "of a character LM, or labels of a conditional LM)")
     generate.add_argument("name")
     generate.add_argument("texts", nargs="+")
-    generate.add_argument("--num-beams", type=int, default=4)
+    generate.add_argument("--num-beams", type=int, help="default: 4 for title models, sampling for LMs")
+    generate.add_argument("--n", type=int, default=1, help="samples per prompt or label (LMs)")
+    generate.add_argument("--seed", type=int, help="sampling seed (LMs)")
     generate.add_argument("--max-new-tokens", type=int)
     generate.add_argument("--scores", action="store_true", help="also print each title's log-probability")
     generate.set_defaults(run=generate_command)

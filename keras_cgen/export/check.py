@@ -18,8 +18,9 @@ meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
 if "tensorflow-text" in meta["requires"]:
     import tensorflow_text  # noqa: F401
 serve = tf.saved_model.load(path).signatures["serving_default"]
+name = next(iter(meta["signature"]["inputs"]))  # "text", or "condition" for conditional LMs
 start = time.perf_counter()
-out = serve(text=tf.constant(requests))
+out = serve(**{name: tf.constant(requests)})
 print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist(),
                   "seconds": time.perf_counter() - start, "requires": meta["requires"]}))
 """
@@ -33,11 +34,20 @@ from keras_cgen.text import truncate
 path, requests = sys.argv[1], json.loads(sys.argv[2])
 meta = json.load(open(path + "/metadata.json"))
 vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
-rows = [truncate(vocabulary.encode(t) if t.strip() else [], meta["max_source_length"], meta["source_tail"])
-        for t in requests]
+name = next(iter(meta["inputs"]))
+if name == "condition":  # conditional LM: one-hot labels (unknown: zeros)
+    labels = meta["labels"]
+    feed = np.array([[float(t == label) for label in labels] for t in requests], "float32")
+elif name == "prompt_ids":  # character LM: left-padded prompts
+    rows = [vocabulary.encode(t or "\n")[-meta["max_prompt"]:] for t in requests]
+    feed = np.array([[0] * (max(map(len, rows)) - len(r)) + list(r) for r in rows], "int32")
+else:
+    rows = [truncate(vocabulary.encode(t) if t.strip() else [], meta["max_source_length"], meta.get("source_tail", 0))
+            for t in requests]
+    feed = pad_rows([r or [0] for r in rows])
 session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
 start = time.perf_counter()
-sequences, scores = session.run(["sequences", "scores"], {"source_ids": pad_rows([r or [0] for r in rows])})
+sequences, scores = session.run(["sequences", "scores"], {name: feed})
 print(json.dumps({"text": [vocabulary.decode(s[0]) for s in sequences], "score": scores[:, 0].tolist(),
                   "seconds": time.perf_counter() - start, "requires": ["onnxruntime"]}))
 """
@@ -57,9 +67,16 @@ def export_kind(path):
     raise FileNotFoundError(f"'{path}' is not an export: expected model.onnx, saved_model.pb or version folders.")
 
 
-def serve_check(path, requests=REQUESTS):
-    """Answers `requests` from the export at `path` in a fresh Python process."""
+LABEL_REQUESTS = ["positive", "negative", "", "neutral"]
+
+
+def serve_check(path, requests=None):
+    """Answers `requests` (default: texts, or labels for a conditional LM)
+    from the export at `path` in a fresh Python process."""
     kind, path = export_kind(path)
+    if requests is None:
+        metadata = path / ("assets.extra/keras_cgen.json" if kind == "saved_model" else "metadata.json")
+        requests = LABEL_REQUESTS if "labels" in json.loads(metadata.read_text()) else REQUESTS
     script = SAVED_MODEL if kind == "saved_model" else ONNX
     result = subprocess.run([sys.executable, "-c", script, str(path), json.dumps(requests)],
                             capture_output=True, text=True)

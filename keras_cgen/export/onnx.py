@@ -1,6 +1,9 @@
-"""The decode loop of a zoo title generator as one ONNX graph (an ONNX `Loop`):
-source token ids in, generated ids and scores out. The vocabulary and the
-tokenisation settings travel beside it."""
+"""The decode loop of a zoo generator as one ONNX graph (an ONNX `Loop`):
+token ids (or a label's one-hot vector) in, generated ids and scores out. The
+vocabulary and the tokenisation settings travel beside it.
+
+Sampling draws from stateless TensorFlow random ops that ONNX has no
+operator for: sampling models export their greedy or beam-search decoding."""
 
 import json
 import shutil
@@ -15,14 +18,28 @@ from keras_cgen.export.saved_model import export_settings
 OPSET = 17
 
 
-def decode_function(generator, settings):
-    """`tf.function`: `source_ids` int32 `[B, S]` (0-padded body ids, no
-    specials) -> `sequences` int32 `[B, R, T]`, `scores` float32 `[B, R]`."""
-    plan = engine.make_settings(**settings)
+def onnx_input(generator):
+    """(name, TensorSpec, description) of what the ONNX graph of `generator` reads."""
+    from keras_cgen import zoo
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")])
-    def decode(source_ids):
-        out = generator.decode_ids(source_ids, plan, tf.zeros([2], tf.int32), cache_write="where")
+    if isinstance(generator, zoo.CharLMGenerator):
+        return "prompt_ids", tf.TensorSpec([None, None], tf.int32), "int32 [batch, P], LEFT-padded prompt ids"
+    if isinstance(generator, zoo.ConditionalLMGenerator):
+        return ("condition", tf.TensorSpec([None, len(generator.labels)], tf.float32),
+                f"float32 [batch, {len(generator.labels)}], one-hot over labels {generator.labels}")
+    return "source_ids", tf.TensorSpec([None, None], tf.int32), \
+        "int32 [batch, source_length], 0-padded body token ids, no specials"
+
+
+def decode_function(generator, settings):
+    """`tf.function`: the model's input (`onnx_input`) -> `sequences` int32
+    `[B, R, T]`, `scores` float32 `[B, R]`."""
+    plan = engine.make_settings(**settings)
+    name, spec, _ = onnx_input(generator)
+
+    @tf.function(input_signature=[tf.TensorSpec(spec.shape, spec.dtype, name=name)])
+    def decode(inputs):
+        out = generator.decode_ids(inputs, plan, tf.zeros([2], tf.int32), cache_write="where")
         return {"sequences": out.sequences, "scores": out.scores}
 
     return decode
@@ -39,6 +56,10 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
     if out_dir.exists():
         raise FileExistsError(f"'{out_dir}' exists: choose a new folder; exports are never overwritten.")
     settings = export_settings(generator, settings)
+    if settings.get("do_sample"):  # no ONNX operator for TensorFlow's stateless sampling
+        settings["do_sample"] = False
+        settings.setdefault("num_beams", 1)
+        settings.pop("num_return_sequences", None)
     decode = decode_function(generator, settings)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -50,11 +71,13 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
         vocabulary = generator.vocabulary
         (work / "metadata.json").write_text(json.dumps({
             "model": generator.directory.name, "family": generator.config["family"], "opset": opset,
-            "inputs": {"source_ids": "int32 [batch, source_length], 0-padded body token ids, no specials"},
+            "inputs": {onnx_input(generator)[0]: onnx_input(generator)[2]},
             "outputs": {"sequences": "int32 [batch, returns, max_new_tokens]", "scores": "float32 [batch, returns]"},
             "vocabulary": vocabulary_file, "pad_id": vocabulary.pad_id, "start_id": vocabulary.start_id,
-            "end_id": vocabulary.end_id, "max_source_length": generator.config["max_source_length"],
-            "source_tail": generator.config.get("source_tail", 0), "generation": settings,
+            "end_id": vocabulary.end_id, "generation": settings,
+            **{key: generator.config[key] for key in ("max_source_length", "source_tail", "labels")
+               if key in generator.config},
+            **({"max_prompt": generator.MAX_PROMPT} if hasattr(generator, "MAX_PROMPT") else {}),
         }, indent=2) + "\n")
         work.rename(out_dir)
     except BaseException:

@@ -1,9 +1,12 @@
-"""A string-in / string-out SavedModel of a zoo title generator, for TF Serving.
+"""A string-in / string-out SavedModel of a zoo generator, for TF Serving.
 
 Tokenisation, the whole decode loop (the engine, beam search included) and
 detokenisation are one graph. Character models use core TensorFlow string
 ops and a lookup table only, so stock TF Serving runs them; WordPiece models
 run tensorflow-text's tokenizer op, which the export's metadata records.
+
+What the signature reads depends on the model: the text to title (title
+models), the prompt to continue (character LMs), the label (conditional LMs).
 """
 
 import json
@@ -22,10 +25,25 @@ METADATA = "assets.extra/keras_cgen.json"
 
 def export_settings(generator, overrides):
     """The generation settings frozen into an export: the model's own, then `overrides`."""
-    settings = {**generator.config.get("generation", {}), **overrides}
-    settings.setdefault("max_new_tokens", generator.config["max_target_length"])
+    settings = generator.settings(overrides)
+    settings.setdefault("max_new_tokens", generator.max_new_tokens)
     settings.setdefault("eos_token_id", generator.vocabulary.end_id)
     return settings
+
+
+def character_table(vocabulary):
+    """Character -> id (unknown -> the [UNK] id), a core TensorFlow lookup table."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(vocabulary.tokens[4:]),
+                                            tf.range(4, len(vocabulary), dtype=tf.int32)),
+        default_value=vocabulary.unk_id)
+
+
+def character_ids(vocabulary, text, table):
+    """`text` `[B]` -> ragged ids, normalised as `CharVocabulary.encode` does."""
+    if not vocabulary.raw:
+        text = tf.strings.strip(tf.strings.regex_replace(tf.strings.lower(text, encoding="utf-8"), r"\s+", " "))
+    return tf.ragged.map_flat_values(table.lookup, tf.strings.unicode_split(text, "UTF-8"))
 
 
 def serving_ids(generator, text, table=None):
@@ -34,9 +52,7 @@ def serving_ids(generator, text, table=None):
     vocabulary = generator.vocabulary
     limit, tail = generator.config["max_source_length"], generator.config.get("source_tail", 0)
     if isinstance(vocabulary, CharVocabulary):
-        text = tf.strings.strip(tf.strings.regex_replace(tf.strings.lower(text, encoding="utf-8"), r"\s+", " "))
-        characters = tf.strings.unicode_split(text, "UTF-8")
-        ids = tf.ragged.map_flat_values(table.lookup, characters)
+        ids = character_ids(vocabulary, text, table)
     else:
         ids = tf.cast(vocabulary.tokenizer(text), tf.int32)
     lengths = tf.cast(ids.row_lengths(), tf.int32)
@@ -51,7 +67,10 @@ def serving_ids(generator, text, table=None):
 def serving_text(generator, sequences):
     """Generated ids `[B, T]` -> titles `[B]`, as `vocabulary.decode` writes them."""
     vocabulary = generator.vocabulary
-    ended = tf.cumsum(tf.cast(tf.equal(sequences, vocabulary.end_id), tf.int32), axis=1) > 0
+    stops = tf.equal(sequences, vocabulary.end_id)
+    if isinstance(vocabulary, CharVocabulary):  # CharVocabulary.decode also stops at padding
+        stops = tf.logical_or(stops, tf.equal(sequences, vocabulary.pad_id))
+    ended = tf.cumsum(tf.cast(stops, tf.int32), axis=1) > 0
     keep = tf.logical_and(tf.logical_not(ended), sequences != vocabulary.pad_id)
     if isinstance(vocabulary, CharVocabulary):
         keep = tf.logical_and(keep, sequences >= 4)
@@ -78,31 +97,81 @@ def non_core_ops(directory):
     return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
 
 
-def serving_archive(generator, settings):
-    """A `keras.export.ExportArchive` whose `serving_default` is
-    `text [B] string -> {"text": [B] string, "score": [B] float32}`.
-    (Keras' archive tracks the variables so that TF1-style session loaders,
-    TF Serving's and `saved_model_cli run`'s, restore them too.)"""
-    import keras
+def left_padded(ids, keep_last):
+    """Ragged ids -> `[B, P]` with each row's last `keep_last` ids at the right end."""
+    ids = ids[:, -keep_last:]
+    lengths = tf.cast(ids.row_lengths(), tf.int32)
+    dense = ids.to_tensor(0)
+    width = tf.shape(dense)[1]
+    shift = width - lengths
+    positions = tf.range(width)[None, :] - shift[:, None]
+    return tf.where(positions >= 0, tf.gather(dense, tf.maximum(positions, 0), batch_dims=1), 0)
+
+
+def serving_io(generator):
+    """What the export of `generator` reads and how: `(input name, lookup
+    tables to track, prepare(strings) -> decode input, finish(strings,
+    output) -> {"text", "score"})`."""
+    from keras_cgen import zoo
 
     vocabulary = generator.vocabulary
+    table = character_table(vocabulary) if isinstance(vocabulary, CharVocabulary) else None
+
+    def finish(strings, out):
+        return {"text": serving_text(generator, out.sequences[:, 0]), "score": out.scores[:, 0]}
+
+    if isinstance(generator, zoo.CharLMGenerator):
+        def prompt_ids(text):  # an empty prompt starts after a blank line, as generate() does
+            text = tf.where(tf.equal(text, ""), "\n", text)
+            return left_padded(character_ids(vocabulary, text, table), generator.MAX_PROMPT)
+        return "text", [table], prompt_ids, finish
+
+    if isinstance(generator, zoo.ConditionalLMGenerator):
+        labels = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(generator.labels),
+                                                tf.range(len(generator.labels), dtype=tf.int32)), default_value=-1)
+
+        def one_hot(label):
+            return tf.one_hot(labels.lookup(label), len(generator.labels))  # unknown label: all zeros
+
+        def finish_known(label, out):  # an unknown label gets an empty text and score 0
+            known = labels.lookup(label) >= 0
+            answer = finish(label, out)
+            return {"text": tf.where(known, answer["text"], ""), "score": tf.where(known, answer["score"], 0.0)}
+        return "condition", [labels], one_hot, finish_known
+
+    return "text", [table] if table is not None else [], lambda text: serving_ids(generator, text, table), finish
+
+
+def serving_archive(generator, settings):
+    """A `keras.export.ExportArchive` whose `serving_default` is
+    `text` (or `condition`) `[B]` string -> `{"text": [B] string, "score": [B]
+    float32}`. Sampling models draw a fresh seed per request and also get a
+    `seeded` signature (`seed` int32 scalar) that reproduces `generate(...,
+    seed=seed)`. (Keras' archive tracks the variables so that TF1-style
+    session loaders, TF Serving's and `saved_model_cli run`'s, restore them.)"""
+    import keras
+
     archive = keras.export.ExportArchive()
     archive.track(generator.model)
-    table = None
-    if isinstance(vocabulary, CharVocabulary):
-        table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(vocabulary.tokens[4:]),
-                                                tf.range(4, len(vocabulary), dtype=tf.int32)),
-            default_value=vocabulary.unk_id)
+    name, tables, prepare, finish = serving_io(generator)
+    for table in tables:
         archive.track(table)
     plan = engine.make_settings(**settings)
 
-    def serve(text):
-        ids = serving_ids(generator, text, table)
-        out = generator.decode_ids(ids, plan, tf.zeros([2], tf.int32), cache_write="where")
-        return {"text": serving_text(generator, out.sequences[:, 0]), "score": out.scores[:, 0]}
+    def answer(strings, seed):
+        out = generator.decode_ids(prepare(strings), plan, seed, cache_write="where")
+        return finish(strings, out)
 
-    archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(strings):
+        seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int32) if plan.do_sample else tf.zeros([2], tf.int32)
+        return answer(strings, seed)
+
+    archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name=name)])
+    if plan.do_sample:
+        archive.add_endpoint("seeded", lambda strings, seed: answer(strings, tf.stack([seed, 0])),
+                             input_signature=[tf.TensorSpec([None], tf.string, name=name),
+                                              tf.TensorSpec([], tf.int32, name="seed")])
     return archive
 
 
@@ -130,15 +199,19 @@ def export_saved_model(generator, base_dir, version=1, **settings):
     try:
         archive.write_out(str(work), verbose=False)
         custom_ops = non_core_ops(work)
+        input_name = serving_io(generator)[0]
         metadata = {
-            "model": generator.directory.name, "family": generator.config["family"],
-            "generation": settings, "max_source_length": generator.config["max_source_length"],
-            "source_tail": generator.config.get("source_tail", 0),
+            "model": generator.directory.name, "family": generator.config["family"], "generation": settings,
             "requires": ["tensorflow", "tensorflow-text"] if custom_ops else ["tensorflow"],
             "custom_ops": custom_ops,  # not in core TensorFlow: TF Serving must link them in
-            "signature": {"inputs": {"text": "string [None]"},
+            "signature": {"inputs": {input_name: "string [None]"},
                           "outputs": {"text": "string [None]", "score": "float32 [None]"}},
         }
+        for key in ("max_source_length", "source_tail", "labels"):
+            if key in generator.config:
+                metadata[key] = generator.config[key]
+        if settings.get("do_sample"):
+            metadata["signatures"] = {"seeded": {"inputs": {input_name: "string [None]", "seed": "int32 []"}}}
         (work / METADATA).parent.mkdir(exist_ok=True)
         (work / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         work.rename(target)

@@ -1,5 +1,7 @@
 """Functional model builders, one family per file."""
 
+from keras_cgen.models.char_rnn import CharRNNDecoder
+from keras_cgen.models.char_rnn import build_char_rnn
 from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
 from keras_cgen.models.lstm_seq2seq import attention_map
 from keras_cgen.models.lstm_seq2seq import build_lstm_seq2seq
@@ -11,9 +13,11 @@ from keras_cgen.models.transformer_decoder import TransformerDecoder
 
 __all__ = [
     "BertConfig",
+    "CharRNNDecoder",
     "LSTMSeq2SeqDecoder",
     "TransformerDecoder",
     "attention_map",
+    "build_char_rnn",
     "build_lstm_seq2seq",
     "build_transformer",
     "config_from_model",

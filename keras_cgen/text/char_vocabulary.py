@@ -18,6 +18,12 @@ SPECIALS = ("[PAD]", "[UNK]", "[START]", "[END]")
 class CharVocabulary:
     """Characters <-> ids; 0 padding, 1 unknown, 2 start, 3 end.
 
+    Args:
+        characters: the characters, most frequent first.
+        raw: False (titles): text is lower-cased and its whitespace runs become
+            one space. True (character LMs): text is used as it is, case and
+            newlines included.
+
     Example:
     >>> vocab = CharVocabulary.build(["基于数学的解谜游戏", "数学"], min_count=1)
     >>> vocab.encode("数学题").tolist()
@@ -28,19 +34,20 @@ class CharVocabulary:
 
     pad_id, unk_id, start_id, end_id = 0, 1, 2, 3
 
-    def __init__(self, characters):
+    def __init__(self, characters, raw=False):
         self.tokens = list(SPECIALS) + [c for c in characters if c not in SPECIALS]
         self.index = {token: i for i, token in enumerate(self.tokens)}
+        self.raw = bool(raw)
 
-    @staticmethod
-    def normalise(text):
-        return " ".join(str(text).lower().split())
+    def normalise(self, text):
+        return str(text) if self.raw else " ".join(str(text).lower().split())
 
     @classmethod
-    def build(cls, texts, min_count=2, max_size=None):
-        counts = collections.Counter(c for text in texts for c in cls.normalise(text))
+    def build(cls, texts, min_count=2, max_size=None, raw=False):
+        normalise = cls((), raw).normalise
+        counts = collections.Counter(c for text in texts for c in normalise(text))
         ranked = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-        return cls(ranked[: max_size - len(SPECIALS)] if max_size else ranked)
+        return cls(ranked[: max_size - len(SPECIALS)] if max_size else ranked, raw)
 
     def __len__(self):
         return len(self.tokens)
@@ -59,11 +66,14 @@ class CharVocabulary:
         return "".join(out)
 
     def save(self, path):
-        Path(path).write_text(json.dumps(self.tokens, ensure_ascii=False, indent=0), encoding="utf-8")
+        """A JSON list of the tokens; raw vocabularies as `{"raw": true, "tokens": [...]}`."""
+        data = {"raw": True, "tokens": self.tokens} if self.raw else self.tokens
+        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
 
     @classmethod
     def load(cls, path):
-        tokens = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        tokens, raw = (data.get("tokens", []), data.get("raw", False)) if isinstance(data, dict) else (data, False)
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"'{path}' is not a CharVocabulary file: it must start with {SPECIALS}.")
-        return cls(tokens[len(SPECIALS):])
+        return cls(tokens[len(SPECIALS):], raw)
