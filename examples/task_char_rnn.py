@@ -40,15 +40,19 @@ def random_windows(ids, length, batch_size, seed=0):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training at the end of the first epoch past `minutes`."""
+    """Stops training when another epoch (as long as the last) would end past `minutes`."""
 
     def __init__(self, minutes):
         super().__init__()
         self.seconds, self.start = minutes * 60, time.time()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
-        if time.time() - self.start > self.seconds:
-            print(f"time budget reached after epoch {epoch + 1}")
+        now = time.time()
+        if now + (now - self.epoch_start) - self.start > self.seconds:
+            print(f"time budget: stopping after epoch {epoch + 1} ({(now - self.start) / 60:.1f} min)")
             self.model.stop_training = True
 
 

@@ -64,8 +64,8 @@ def rouge_l(predictions, references, language):
 
 
 def score(predictions, references, language, resamples=1000):
-    """{"rouge1", "rouge2", "rougeL", "bleu"} -> `Score` (F1 / BLEU in [0, 1],
-    95% bootstrap interval over the examples)."""
+    """{"rouge1", "rouge2", "rougeL", "bleu" (BLEU-4), "bleu1"} -> `Score` (F1 /
+    BLEU in [0, 1], 95% bootstrap interval over the examples)."""
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import BLEU
 
@@ -78,12 +78,13 @@ def score(predictions, references, language, resamples=1000):
         for name in ROUGE_TYPES:
             per_example[name].append(scores[name].fmeasure)
     result = {name: Score(*interval(values, resamples)) for name, values in per_example.items()}
-    bleu = BLEU(tokenize="zh" if is_chinese(language) else "13a", lowercase=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        corpus = bleu.corpus_score(predictions, [references], n_bootstrap=resamples)
-    mean, half = corpus._mean / 100, corpus._ci / 100
-    result["bleu"] = Score(corpus.score / 100, mean - half, mean + half)
+    for name, order in (("bleu", 4), ("bleu1", 1)):
+        bleu = BLEU(tokenize="zh" if is_chinese(language) else "13a", lowercase=True, max_ngram_order=order)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            corpus = bleu.corpus_score(predictions, [references], n_bootstrap=resamples)
+        mean, half = corpus._mean / 100, corpus._ci / 100
+        result[name] = Score(corpus.score / 100, mean - half, mean + half)
     return result
 
 

@@ -117,7 +117,7 @@ def load(name):
     verify(directory)
     config = json.loads((directory / "config.json").read_text())
     families = {"lstm_seq2seq": LSTMTitleGenerator, "unilm": UniLMTitleGenerator, "char_rnn": CharLMGenerator,
-                "conditional_lm": ConditionalLMGenerator}
+                "conditional_lm": ConditionalLMGenerator, "image_caption": CaptionGenerator}
     if config.get("family") not in families:
         raise ValueError(f"Zoo model {name!r} has unknown family {config.get('family')!r}; "
                          f"known: {', '.join(families)}.")
@@ -396,4 +396,59 @@ class ConditionalLMGenerator(Generator):
         from keras import ops
 
         start = ops.full((ops.shape(condition)[0], 1), self.vocabulary.start_id, dtype="int32")
+        return self.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)
+
+
+class CaptionGenerator(Generator):
+    """An image captioner (`build_image_captioner`): images in, captions out."""
+
+    def __init__(self, directory, config):
+        from keras_cgen.models import BertConfig
+        from keras_cgen.models import TransformerDecoder
+        from keras_cgen.models import build_image_captioner
+        from keras_cgen.models import build_image_encoder
+
+        super().__init__(directory, config)
+        encoder = build_image_encoder(**config["encoder"])
+        self.model = build_image_captioner(BertConfig(**config["transformer"]), encoder, **config.get("condition", {}))
+        load_model_weights(self.model, self.directory / config["weights"])
+        self.image_size = config["encoder"]["image_size"]
+        self.encoder = self.model.get_layer("Image-Encoder")
+        self.decoder = TransformerDecoder(self.model.get_layer("Caption-LM"))
+
+    def images(self, images):
+        """Paths, PIL images or arrays -> float32 `[B, size, size, 3]` in [0, 1]."""
+        from keras_cgen.data.emoji import read_image
+
+        return np.stack([read_image(image, self.image_size) for image in images])
+
+    def generate(self, images, num_beams=4, max_new_tokens=None, return_scores=False, **kwargs):
+        """Captions for `images`: a path, a PIL image, an `[H, W, 3]` array, or a
+        list of them (an `[N, H, W, 3]` array is N images).
+
+        Keyword arguments are those of `keras_cgen.decoding.generate`.
+        """
+        single = isinstance(images, (str, Path)) or hasattr(images, "convert") or (
+            isinstance(images, np.ndarray) and images.ndim in (2, 3))
+        images = [images] if single else [*images]
+        if not images:
+            return ([], []) if return_scores else []
+        pixels = self.images(images)
+        settings = self.settings({"num_beams": num_beams, **kwargs,
+                                  "max_new_tokens": max_new_tokens or self.max_new_tokens})
+        inputs = {"token_ids": np.full((len(images), 1), self.vocabulary.start_id, "int32"),
+                  "condition": self.encoder(pixels, training=False)}
+        out = self.decoder.generate(inputs, **{"eos_token_id": self.vocabulary.end_id, **settings})
+        captions = [rows[0] for rows in texts_of(self, out.sequences)]
+        scores = out.scores.numpy()[:, 0].tolist()
+        if single:
+            captions, scores = captions[0], scores[0]
+        return (captions, scores) if return_scores else captions
+
+    def decode_ids(self, images, plan, seed, cache_write="where"):
+        """The decode graph on float images `[B, size, size, 3]` in [0, 1] (for exports)."""
+        from keras import ops
+
+        start = ops.full((ops.shape(images)[0], 1), self.vocabulary.start_id, dtype="int32")
+        condition = self.encoder(images, training=False)
         return self.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)

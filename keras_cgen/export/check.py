@@ -11,7 +11,7 @@ REQUESTS = ["Atril is a simple multi-page document viewer. It can display and pr
             "这是一个允许你从 Shell 创建 X 菜单的简单程序。", "", "   ", "x" * 10_000, "☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
 
 SAVED_MODEL = """
-import json, sys, time
+import json, os, sys, time
 import tensorflow as tf
 path, requests = sys.argv[1], json.loads(sys.argv[2])
 meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
@@ -20,6 +20,8 @@ if "tensorflow-text" in meta["requires"]:
 serve = tf.saved_model.load(path).signatures["serving_default"]
 name = next(iter(meta["signature"]["inputs"]))  # "text", or "condition" for conditional LMs
 start = time.perf_counter()
+if name == "image":  # requests are image files (anything else is sent as its bytes)
+    requests = [open(r, "rb").read() if os.path.isfile(r) else r.encode() for r in requests]
 out = serve(**{name: tf.constant(requests)})
 print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist(),
                   "seconds": time.perf_counter() - start, "requires": meta["requires"]}))
@@ -35,7 +37,15 @@ path, requests = sys.argv[1], json.loads(sys.argv[2])
 meta = json.load(open(path + "/metadata.json"))
 vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
 name = next(iter(meta["inputs"]))
-if name == "condition":  # conditional LM: one-hot labels (unknown: zeros)
+if name == "image":  # captioner: image files, decoded as the generator does (unreadable: white)
+    from keras_cgen.data.emoji import read_image
+    def pixels(r):
+        try:
+            return read_image(r, meta["image_size"])
+        except ValueError:
+            return np.ones((meta["image_size"],) * 2 + (3,), "float32")
+    feed = np.stack([pixels(r) for r in requests])
+elif name == "condition":  # conditional LM: one-hot labels (unknown: zeros)
     labels = meta["labels"]
     feed = np.array([[float(t == label) for label in labels] for t in requests], "float32")
 elif name == "prompt_ids":  # character LM: left-padded prompts
@@ -70,13 +80,33 @@ def export_kind(path):
 LABEL_REQUESTS = ["positive", "negative", "", "neutral"]
 
 
+def image_requests(size):
+    """Image files for a captioner's check: a PNG with transparency, a JPEG,
+    a larger PNG (resized) and a file that is not an image."""
+    import tempfile
+
+    from PIL import Image
+    from PIL import ImageDraw
+
+    folder = Path(tempfile.mkdtemp(prefix="cgen-serve-check-"))
+    face = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    ImageDraw.Draw(face).ellipse([4, 4, size - 4, size - 4], fill=(250, 200, 40, 255), outline=(0, 0, 0, 255))
+    face.save(folder / "face.png")
+    face.convert("RGB").save(folder / "face.jpg")
+    face.resize((3 * size, 3 * size)).save(folder / "large.png")
+    (folder / "notes.txt").write_text("not an image")
+    return [str(folder / name) for name in ("face.png", "face.jpg", "large.png", "notes.txt")]
+
+
 def serve_check(path, requests=None):
     """Answers `requests` (default: texts, or labels for a conditional LM)
     from the export at `path` in a fresh Python process."""
     kind, path = export_kind(path)
     if requests is None:
         metadata = path / ("assets.extra/keras_cgen.json" if kind == "saved_model" else "metadata.json")
-        requests = LABEL_REQUESTS if "labels" in json.loads(metadata.read_text()) else REQUESTS
+        metadata = json.loads(metadata.read_text())
+        requests = (LABEL_REQUESTS if "labels" in metadata else
+                    image_requests(metadata["image_size"]) if "image_size" in metadata else REQUESTS)
     script = SAVED_MODEL if kind == "saved_model" else ONNX
     result = subprocess.run([sys.executable, "-c", script, str(path), json.dumps(requests)],
                             capture_output=True, text=True)

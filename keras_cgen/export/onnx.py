@@ -24,6 +24,10 @@ def onnx_input(generator):
 
     if isinstance(generator, zoo.CharLMGenerator):
         return "prompt_ids", tf.TensorSpec([None, None], tf.int32), "int32 [batch, P], LEFT-padded prompt ids"
+    if isinstance(generator, zoo.CaptionGenerator):
+        size = generator.image_size
+        return ("image", tf.TensorSpec([None, size, size, 3], tf.float32),
+                f"float32 [batch, {size}, {size}, 3], RGB in [0, 1] (transparency on white)")
     if isinstance(generator, zoo.ConditionalLMGenerator):
         return ("condition", tf.TensorSpec([None, len(generator.labels)], tf.float32),
                 f"float32 [batch, {len(generator.labels)}], one-hot over labels {generator.labels}")
@@ -78,6 +82,7 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
             **{key: generator.config[key] for key in ("max_source_length", "source_tail", "labels")
                if key in generator.config},
             **({"max_prompt": generator.MAX_PROMPT} if hasattr(generator, "MAX_PROMPT") else {}),
+            **({"image_size": generator.image_size} if hasattr(generator, "image_size") else {}),
         }, indent=2) + "\n")
         work.rename(out_dir)
     except BaseException:

@@ -140,7 +140,45 @@ def serving_io(generator):
             return {"text": tf.where(known, answer["text"], ""), "score": tf.where(known, answer["score"], 0.0)}
         return "condition", [labels], one_hot, finish_known
 
+    if isinstance(generator, zoo.CaptionGenerator):
+        return "image", [], lambda data: decode_images(data, generator.image_size), finish_images(finish)
+
     return "text", [table] if table is not None else [], lambda text: serving_ids(generator, text, table), finish
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_images(data, size):
+    """Encoded PNG/JPEG bytes `[B]` -> pixels `[B, size, size, 3]` in [0, 1],
+    transparency composited on white as `read_image` does. Bytes that are
+    neither PNG nor JPEG become a white image (`finish_images` blanks them)."""
+    def one(encoded):
+        is_png = tf.equal(tf.strings.substr(encoded, 0, 8), PNG_SIGNATURE)
+        is_jpeg = tf.io.is_jpeg(encoded)
+        white = tf.ones([size, size, 4], tf.float32)
+
+        def png():
+            return tf.image.convert_image_dtype(tf.io.decode_png(encoded, channels=4), tf.float32)
+
+        def jpeg():
+            rgb = tf.image.convert_image_dtype(tf.io.decode_jpeg(encoded, channels=3), tf.float32)
+            return tf.concat([rgb, tf.ones_like(rgb[..., :1])], axis=-1)
+
+        rgba = tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, lambda: white))
+        rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
+        return tf.image.resize(rgb, [size, size])
+
+    return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+
+
+def finish_images(finish):
+    """Captions of unreadable rows become "" with score 0: the batch never fails."""
+    def finish_readable(data, out):
+        answer = finish(data, out)
+        readable = tf.logical_or(tf.equal(tf.strings.substr(data, 0, 8), PNG_SIGNATURE), tf.io.is_jpeg(data))
+        return {"text": tf.where(readable, answer["text"], ""), "score": tf.where(readable, answer["score"], 0.0)}
+    return finish_readable
 
 
 def serving_archive(generator, settings):
@@ -207,6 +245,9 @@ def export_saved_model(generator, base_dir, version=1, **settings):
             "signature": {"inputs": {input_name: "string [None]"},
                           "outputs": {"text": "string [None]", "score": "float32 [None]"}},
         }
+        if input_name == "image":
+            metadata["signature"]["inputs"] = {"image": "string [None]: encoded PNG or JPEG bytes"}
+            metadata["image_size"] = generator.image_size
         for key in ("max_source_length", "source_tail", "labels"):
             if key in generator.config:
                 metadata[key] = generator.config[key]

@@ -2,6 +2,8 @@
 
 from keras_cgen.models.char_rnn import CharRNNDecoder
 from keras_cgen.models.char_rnn import build_char_rnn
+from keras_cgen.models.image_caption import build_image_captioner
+from keras_cgen.models.image_caption import build_image_encoder
 from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
 from keras_cgen.models.lstm_seq2seq import attention_map
 from keras_cgen.models.lstm_seq2seq import build_lstm_seq2seq
@@ -18,6 +20,8 @@ __all__ = [
     "TransformerDecoder",
     "attention_map",
     "build_char_rnn",
+    "build_image_captioner",
+    "build_image_encoder",
     "build_lstm_seq2seq",
     "build_transformer",
     "config_from_model",

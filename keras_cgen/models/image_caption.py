@@ -1,0 +1,85 @@
+"""An image captioner, bert4keras's task_image_caption.py: an image encoder's
+pooled vector conditions every LayerNorm of a causal transformer LM
+(`Dense(128, swish)` on the vector first), and beam search writes the caption.
+
+    image -> Image-Encoder (small CNN, or a keras.applications backbone) -> pooled
+    [START] caption -> Caption-LM (build_transformer "lm", condition = pooled) -> logits
+
+bert4keras used an ImageNet ResNet; no ImageNet weights are reachable here,
+so the default encoder is a small CNN trained with the captioner. A user with
+weights passes `backbone` and `backbone_weights`.
+"""
+
+from pathlib import Path
+
+import keras
+
+from keras_cgen.models.transformer import build_transformer
+
+
+def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None, backbone_weights=None):
+    """`[B, image_size, image_size, 3]` floats in [0, 1] -> a pooled vector.
+
+    Args:
+        image_size: height and width of the input images.
+        filters: the small CNN's channels per stage: a strided 3x3 stem,
+            then per stage a 3x3 convolution, batch norm, ReLU and 2x2
+            max-pooling; global average pooled.
+        backbone: instead, the name of a `keras.applications` model
+            (e.g. "MobileNetV2"), built with `include_top=False, pooling="avg"`.
+        backbone_weights: that backbone's weights file. None builds it
+            without weights, for a loader that assigns every weight next (the
+            zoo's strict loader); training recipes require the file.
+    """
+    image = keras.Input((image_size, image_size, 3), name="image")
+    if backbone is not None:
+        if not hasattr(keras.applications, backbone):
+            raise ValueError(f"`backbone` must name a keras.applications model (e.g. 'MobileNetV2'), got {backbone!r}.")
+        if backbone_weights is not None and not Path(backbone_weights).is_file():
+            raise ValueError(f"`backbone_weights` must be the path of an existing weights file for {backbone}, got "
+                             f"{backbone_weights!r}.")
+        net = getattr(keras.applications, backbone)(include_top=False, weights=None, pooling="avg",
+                                                    input_shape=(image_size, image_size, 3))
+        if backbone_weights is not None:
+            net.load_weights(backbone_weights)
+        return keras.Model(image, net(image * 255.0), name="Image-Encoder")  # applications expect 0-255
+    def conv(x, width, name, strides=1):
+        x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+        x = keras.layers.BatchNormalization(name=f"{name}-Norm")(x)
+        return keras.layers.Activation("relu", name=f"{name}-ReLU")(x)
+
+    x = conv(image, filters[0], "Conv-Stem", strides=2)  # a strided stem: most of a CNN's cost is at full size
+    for i, width in enumerate(filters):
+        x = keras.layers.MaxPooling2D(2, name=f"Pool-{i}")(conv(x, width, f"Conv-{i}"))
+    return keras.Model(image, keras.layers.GlobalAveragePooling2D(name="Pool")(x), name="Image-Encoder")
+
+
+def build_image_captioner(config, encoder, condition_hidden_units=128, condition_hidden_activation="swish"):
+    """The training model: `{"image", "token_ids", "segment_ids"}` -> logits `[B, T, V]`.
+
+    Args:
+        config: the `BertConfig` of the caption LM.
+        encoder: from `build_image_encoder`.
+        condition_hidden_units, condition_hidden_activation: the projection of
+            the pooled vector shared by every conditional LayerNorm.
+
+    Example:
+    >>> from keras_cgen.models import BertConfig
+    >>> config = BertConfig(vocabulary_size=50, hidden_size=16, num_layers=1, num_heads=2,
+    ...                     intermediate_size=32, max_position=16)
+    >>> model = build_image_captioner(config, build_image_encoder(32, filters=(8, 8)))
+    >>> tuple(model({"image": keras.ops.zeros((2, 32, 32, 3)), "token_ids": keras.ops.ones((2, 5), "int32"),
+    ...              "segment_ids": keras.ops.zeros((2, 5), "int32")}).shape)
+    (2, 5, 50)
+    """
+    pooled_size = encoder.output.shape[-1]
+    lm = build_transformer(config, "lm", condition_size=pooled_size, condition_hidden_units=condition_hidden_units,
+                           condition_hidden_activation=condition_hidden_activation)
+    lm.name = "Caption-LM"
+    size = encoder.input.shape[1]
+    image = keras.Input((size, size, 3), name="image")
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
+    logits = lm({"token_ids": token_ids, "segment_ids": segment_ids, "condition": encoder(image)})
+    return keras.Model({"image": image, "token_ids": token_ids, "segment_ids": segment_ids}, logits,
+                       name="image_captioner")

@@ -1,0 +1,169 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import FIXTURE_CACHE
+from conftest import roundtrip_keras_file
+from keras_cgen import training
+from keras_cgen import zoo
+from keras_cgen.data.emoji import load_emoji
+from keras_cgen.data.emoji import read_image
+from keras_cgen.models import BertConfig
+from keras_cgen.models import build_image_captioner
+from keras_cgen.models import build_image_encoder
+from keras_cgen.text import CharVocabulary
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def emoji(tmp_path_factory):
+    """The committed OpenMoji/emojibase excerpt in a scratch cache (rasterising writes there)."""
+    root = tmp_path_factory.mktemp("cache")
+    shutil.copytree(f"{FIXTURE_CACHE}/npm", root / "npm")
+    return root, load_emoji(root, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def captioner(emoji, tmp_path_factory):
+    root, splits = emoji
+    rows = [r for rows in splits.values() for r in rows]
+    vocabulary = CharVocabulary.build([r["zh"] for r in rows], min_count=1, raw=True)
+    config = BertConfig(vocabulary_size=len(vocabulary), hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position=12)
+    keras.utils.set_random_seed(0)
+    model = build_image_captioner(config, build_image_encoder(SIZE, filters=(8, 16)))
+    folder = training.write_zoo_folder(tmp_path_factory.mktemp("zoo") / "caption-tiny", {
+        "config.json": {"family": "image_caption", "language": "zh", "transformer": config.to_dict(),
+                        "encoder": {"image_size": SIZE, "filters": [8, 16]}, "vocabulary": "vocab.json",
+                        "weights": "model.safetensors", "max_length": 8, "generation": {"num_beams": 2},
+                        "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}},
+        "vocab.json": vocabulary.save, "history.csv": "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n",
+        "model.safetensors": lambda path: zoo.save_weights(model, path)})
+    return zoo.load(folder), rows
+
+
+def test_emoji_rasterised_and_split(emoji):
+    root, splits = emoji
+    rows = [r for rows in splits.values() for r in rows]
+    assert len(rows) == 16 and {r["zh"] for r in rows} >= {"狗脸", "旗: 中国"}
+    assert all(r["en"] for r in rows)  # OpenMoji's English annotation
+    image = Image.open(rows[0]["image"])
+    assert image.size == (SIZE, SIZE) and image.mode == "RGB"
+    assert np.asarray(image)[0, 0].tolist() == [255, 255, 255]  # transparent corners are white
+    assert load_emoji(root, size=SIZE) == splits  # deterministic, and cached
+
+
+def test_read_image_accepts_paths_pil_and_arrays(emoji, tmp_path):
+    path = emoji[1]["train"][0]["image"]
+    from_path = read_image(path, SIZE)
+    assert from_path.shape == (SIZE, SIZE, 3) and from_path.dtype == np.float32 and 0 <= from_path.min()
+    np.testing.assert_allclose(read_image(Image.open(path), SIZE), from_path)
+    np.testing.assert_allclose(read_image((from_path * 255).round().astype("uint8"), SIZE), from_path, atol=1e-6)
+    assert read_image(np.zeros((SIZE, SIZE)), SIZE).shape == (SIZE, SIZE, 3)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="not a readable image"):
+        read_image(tmp_path / "notes.txt", SIZE)
+    with pytest.raises(ValueError, match=r"\[height, width, 3\].*\(2, 3, 4, 5\)"):
+        read_image(np.zeros((2, 3, 4, 5)), SIZE)
+
+
+def test_model_shapes_and_keras_file(captioner, tmp_path):
+    generator, _ = captioner
+    inputs = {"image": np.random.default_rng(0).random((2, SIZE, SIZE, 3), "float32"),
+              "token_ids": np.array([[2, 5, 6], [2, 7, 0]], "int32"), "segment_ids": np.zeros((2, 3), "int32")}
+    assert tuple(generator.model(inputs).shape) == (2, 3, len(generator.vocabulary))
+    roundtrip_keras_file(generator.model, tmp_path, inputs)
+
+
+def test_backbone_needs_a_real_weights_file(tmp_path):
+    with pytest.raises(ValueError, match="existing weights file"):
+        build_image_encoder(32, backbone="MobileNetV2", backbone_weights=tmp_path / "missing.weights.h5")
+    with pytest.raises(ValueError, match="keras.applications"):
+        build_image_encoder(32, backbone="NoSuchNet")
+    net = keras.applications.MobileNetV2(include_top=False, weights=None, pooling="avg", input_shape=(32, 32, 3))
+    net.save_weights(tmp_path / "mine.weights.h5")
+    encoder = build_image_encoder(32, backbone="MobileNetV2", backbone_weights=tmp_path / "mine.weights.h5")
+    np.testing.assert_array_equal(encoder.get_layer(net.name).get_weights()[0], net.get_weights()[0])
+
+
+def test_generator_inputs_and_errors(captioner, tmp_path):
+    generator, rows = captioner
+    paths = [r["image"] for r in rows[:3]]
+    captions = generator.generate(paths, num_beams=2)
+    assert len(captions) == 3 and all(isinstance(c, str) for c in captions)
+    assert generator.generate(paths[0], num_beams=2) == captions[0]
+    assert generator.generate(Image.open(paths[1]), num_beams=2) == captions[1]
+    assert generator.generate(read_image(paths[2], SIZE), num_beams=2) == captions[2]
+    assert generator.generate(np.stack([read_image(p, SIZE) for p in paths]), num_beams=2) == captions
+    assert generator.generate([]) == []
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt"):
+        generator.generate([paths[0], str(tmp_path / "notes.txt")])
+
+
+def test_the_image_conditions_the_caption(captioner):
+    """At initialisation the conditional LayerNorms ignore the image (zero-
+    initialised projections); after training two images to two captions,
+    each image's first character is its own caption's."""
+    generator, rows = captioner
+    model = keras.models.clone_model(generator.model)
+    model.set_weights(generator.model.get_weights())
+    vocabulary = generator.vocabulary
+    first = [vocabulary.index["狗"], vocabulary.index["猫"]]
+    dog, cat = (next(r for r in rows if r["zh"] == label)["image"] for label in ("狗脸", "猫脸"))
+    images = np.stack([read_image(dog, SIZE), read_image(cat, SIZE)])
+    start = {"image": images, "token_ids": np.full((2, 1), vocabulary.start_id, "int32"),
+             "segment_ids": np.zeros((2, 1), "int32")}
+    before = np.asarray(model(start, training=False))
+    np.testing.assert_allclose(before[0], before[1], atol=1e-5)
+
+    ids = np.array([[vocabulary.start_id, first[0], vocabulary.index["脸"], vocabulary.end_id],
+                    [vocabulary.start_id, first[1], vocabulary.index["脸"], vocabulary.end_id]] * 8, "int32")
+    keras.utils.set_random_seed(0)
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit({"image": np.tile(images, (8, 1, 1, 1)), "token_ids": ids[:, :-1], "segment_ids": np.zeros_like(ids[:, :-1])},
+              ids[:, 1:], epochs=30, batch_size=2, verbose=0)  # many steps: batch-norm statistics settle
+    after = np.asarray(model(start, training=False))[:, 0]
+    assert after[0, first[0]] > after[0, first[1]] and after[1, first[1]] > after[1, first[0]]
+
+
+FRESH = """
+import json, sys
+import tensorflow as tf
+served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+data = [open(p, "rb").read() if p.endswith((".png", ".jpg")) else p.encode() for p in json.loads(sys.argv[2])]
+out = served(image=tf.constant(data))
+print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist()}))
+"""
+
+
+def test_saved_model_and_onnx_caption_like_generate(captioner, tmp_path):
+    import onnxruntime
+
+    from keras_cgen.export import export_onnx
+    from keras_cgen.export import export_saved_model
+
+    generator, rows = captioner
+    paths = [r["image"] for r in rows[:4]]
+    captions, scores = generator.generate(paths, num_beams=2, return_scores=True)
+    path = export_saved_model(generator, tmp_path / "serving", version=1, num_beams=2)
+    result = subprocess.run([sys.executable, "-c", FRESH, str(path), json.dumps(paths + ["not an image"])],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["text"] == captions + [""] and served["score"][-1] == 0.0
+    np.testing.assert_allclose(served["score"][:4], scores, rtol=1e-4, atol=1e-4)
+
+    out = export_onnx(generator, tmp_path / "onnx", num_beams=2)
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    sequences, _ = session.run(["sequences", "scores"], {"image": generator.images(paths)})
+    assert [generator.vocabulary.decode(row[0]) for row in sequences] == captions
+
+
