@@ -54,6 +54,8 @@ def main():
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=16, help="caption characters kept")
     parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--augment", type=float, default=0.1, help="random shift/zoom fraction in training")
     parser.add_argument("--backbone", help="a keras.applications model name instead of the small CNN")
     parser.add_argument("--backbone-weights", help="that backbone's weights file")
     parser.add_argument("--no-jit-compile", action="store_true")
@@ -77,11 +79,12 @@ def main():
     transformer = BertConfig(vocabulary_size=len(vocabulary), hidden_size=args.hidden_size,
                              num_layers=args.num_layers, num_heads=args.hidden_size // 64,
                              intermediate_size=2 * args.hidden_size, max_position=args.max_length + 2,
-                             dropout=0.1, attention_dropout=0.1)
+                             dropout=args.dropout, attention_dropout=args.dropout)
     steps = args.epochs * -(-len(splits["train"]) // args.batch_size)
     with training.distribution_strategy(args.strategy).scope():
         model = build_image_captioner(transformer, build_image_encoder(**encoder_config,
-                                                                       backbone_weights=args.backbone_weights))
+                                                                       backbone_weights=args.backbone_weights),
+                                      augment=args.augment)
         schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.05, warmup_target=args.learning_rate,
                                                           warmup_steps=max(1, steps // 20))
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
@@ -90,6 +93,11 @@ def main():
     minutes = training.fit(model, train, (valid[0], valid[1], valid[2]), epochs=args.epochs,
                            batch_size=args.batch_size, work=work, patience=args.patience)
 
+    # The zoo model is the same network without the augmentation layers (their
+    # seed state is not a weight of the captioner).
+    final = build_image_captioner(transformer, build_image_encoder(**encoder_config))
+    for part in ("Image-Encoder", "Caption-LM"):
+        final.get_layer(part).set_weights(model.get_layer(part).get_weights())
     config = {"family": "image_caption", "language": args.language, "transformer": transformer.to_dict(),
               "encoder": encoder_config, "vocabulary": "vocab.json", "weights": "model.safetensors",
               "max_length": args.max_length + 1, "generation": {"num_beams": 4},
@@ -98,7 +106,7 @@ def main():
     out = training.write_zoo_folder(args.out, {
         "config.json": config,
         "vocab.json": vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(model, path),
+        "model.safetensors": lambda path: zoo.save_weights(final, path),
         "history.csv": (work / "history.csv").read_text(),
     })
     print(f"wrote {out} after {minutes:.1f} min of training")

@@ -115,6 +115,9 @@ def evaluate_command(args):
     if family == "char_rnn":
         report = lm_evaluation.evaluate_char_lm(args.name)
         write = lm_evaluation.write_char_lm_card
+    elif family == "image_caption":
+        report = lm_evaluation.evaluate_caption_model(args.name, split=args.split)
+        write = lm_evaluation.write_caption_card
     elif family == "conditional_lm":
         report = lm_evaluation.evaluate_sentiment_lm(args.name, baseline=compare.get("first_token"),
                                                      unconditional=compare.get("unconditional"))

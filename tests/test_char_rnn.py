@@ -94,3 +94,17 @@ def test_loss_of_a_uniform_model_is_log_vocabulary(tiny_lm_zoo, fixture_cache):
     text = load_works()["valid"]["hamlet"]
     np.testing.assert_allclose(char_lm_loss(generator, text, window=64), np.log(len(generator.vocabulary)),
                                rtol=1e-5)
+
+
+def test_card_from_a_measured_report(tiny_lm_zoo, fixture_cache):
+    from keras_cgen.lm_evaluation import evaluate_char_lm
+    from keras_cgen.lm_evaluation import write_char_lm_card
+
+    folder = tiny_lm_zoo / "charrnn-tiny"
+    report = evaluate_char_lm(str(folder), runs=1)
+    assert report["loss"]["valid"] > 0 and set(report["samples"]) == {"0.5", "1.0", "1.2"}
+    assert all(speed > 0 for speed in report["tokens_per_second"].values())
+    write_char_lm_card(report, folder, "cgen evaluate charrnn-tiny --write-card")
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert f"| valid | {report['loss']['valid']:.3f} |" in card and "hamlet" in card
+    zoo.verify(folder)  # the manifest covers the new files

@@ -85,3 +85,22 @@ def test_conditioning_changes_the_distribution(tiny_lm_zoo):
     after = keras.ops.softmax(model(start)[:, 0]).numpy()
     good, bad = generator.vocabulary.index["好"], generator.vocabulary.index["差"]
     assert after[1, good] > after[1, bad] and after[0, bad] > after[0, good]
+
+
+def test_card_from_a_measured_report(tiny_lm_zoo, fixture_cache):
+    from keras_cgen.lm_evaluation import evaluate_sentiment_lm
+    from keras_cgen.lm_evaluation import write_sentiment_card
+
+    folder = tiny_lm_zoo / "sentiment-tiny"
+    report = evaluate_sentiment_lm(str(folder), baseline=str(tiny_lm_zoo / "sentiment-tiny-first"),
+                                   unconditional=str(tiny_lm_zoo / "sentiment-tiny-none"), samples=8)
+    assert set(report["systems"]) == {"CLN", "label as first token"}
+    for system in report["systems"].values():
+        for label in ("positive", "negative"):
+            values = system["labels"][label]
+            assert 0 <= values["control"][0] <= 1 and values["perplexity"] > 1 and len(values["examples"]) == 5
+    assert 0.5 <= report["judge_accuracy"][0] <= 1 and report["real_perplexity"] > 1
+    write_sentiment_card(report, folder, "cgen evaluate sentiment-tiny --write-card")
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "label as first token" in card and "judge agrees" in card
+    zoo.verify(folder)

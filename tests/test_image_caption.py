@@ -167,3 +167,19 @@ def test_saved_model_and_onnx_caption_like_generate(captioner, tmp_path):
     assert [generator.vocabulary.decode(row[0]) for row in sequences] == captions
 
 
+
+
+def test_card_from_a_measured_report(captioner, emoji, monkeypatch):
+    from keras_cgen.lm_evaluation import evaluate_caption_model
+    from keras_cgen.lm_evaluation import write_caption_card
+
+    monkeypatch.setenv("KERAS_CGEN_CACHE", str(emoji[0]))
+    generator, _ = captioner
+    report = evaluate_caption_model(str(generator.directory), split="train")
+    assert set(report["systems"]) == {"beam 4", "greedy", "nearest neighbour"}
+    # The nearest training image of a training image is itself: the baseline is exact on "train".
+    assert report["systems"]["nearest neighbour"]["exact"][0] == 1.0
+    write_caption_card(report, generator.directory, "cgen evaluate caption-tiny --write-card")
+    assert (generator.directory / "samples.png").is_file()
+    assert "nearest neighbour" in (generator.directory / "MODEL_CARD.md").read_text()
+    zoo.verify(generator.directory)

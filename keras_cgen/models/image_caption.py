@@ -54,7 +54,8 @@ def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None
     return keras.Model(image, keras.layers.GlobalAveragePooling2D(name="Pool")(x), name="Image-Encoder")
 
 
-def build_image_captioner(config, encoder, condition_hidden_units=128, condition_hidden_activation="swish"):
+def build_image_captioner(config, encoder, condition_hidden_units=128, condition_hidden_activation="swish",
+                          augment=0.0):
     """The training model: `{"image", "token_ids", "segment_ids"}` -> logits `[B, T, V]`.
 
     Args:
@@ -62,6 +63,8 @@ def build_image_captioner(config, encoder, condition_hidden_units=128, condition
         encoder: from `build_image_encoder`.
         condition_hidden_units, condition_hidden_activation: the projection of
             the pooled vector shared by every conditional LayerNorm.
+        augment: if > 0, random shifts and zooms of up to this fraction of
+            the image during training (no weights; inference is unchanged).
 
     Example:
     >>> from keras_cgen.models import BertConfig
@@ -80,6 +83,11 @@ def build_image_captioner(config, encoder, condition_hidden_units=128, condition
     image = keras.Input((size, size, 3), name="image")
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
     segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
-    logits = lm({"token_ids": token_ids, "segment_ids": segment_ids, "condition": encoder(image)})
+    pixels = image
+    if augment:
+        pixels = keras.layers.RandomTranslation(augment, augment, fill_mode="constant", fill_value=1.0,
+                                                name="Augment-Shift")(pixels)
+        pixels = keras.layers.RandomZoom(augment, fill_mode="constant", fill_value=1.0, name="Augment-Zoom")(pixels)
+    logits = lm({"token_ids": token_ids, "segment_ids": segment_ids, "condition": encoder(pixels)})
     return keras.Model({"image": image, "token_ids": token_ids, "segment_ids": segment_ids}, logits,
                        name="image_captioner")
