@@ -42,6 +42,26 @@ def arrays(rows, vocabulary, language, image_size, max_length):
     return inputs, labels, (labels != 0).astype("float32")
 
 
+def pretrain_encoder(encoder, splits, train_images, valid_images, args):
+    """Trains `encoder` + a softmax over emojibase's subgroups (faces, flags,
+    hands, animals...): features that group similar emoji, before the
+    captioner's zero-initialised conditional LayerNorms start reading them."""
+    subgroups = sorted({row["subgroup"] for row in splits["train"]})
+    index = {s: i for i, s in enumerate(subgroups)}
+    labels = {name: np.array([index.get(row["subgroup"], 0) for row in splits[name]]) for name in ("train", "valid")}
+    image = keras.Input(train_images.shape[1:])
+    pixels = keras.layers.RandomTranslation(args.augment, args.augment, fill_mode="constant", fill_value=1.0)(image)
+    classifier = keras.Model(image, keras.layers.Dense(len(subgroups))(
+        keras.layers.Dropout(0.3)(encoder(pixels))))
+    classifier.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"], jit_compile=not args.no_jit_compile)
+    start = time.time()
+    print(f"encoder pre-training: {len(subgroups)} subgroups")
+    classifier.fit(train_images, labels["train"], validation_data=(valid_images, labels["valid"]),
+                   epochs=args.encoder_pretraining_epochs, batch_size=args.batch_size, verbose=2)
+    return (time.time() - start) / 60
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
@@ -53,9 +73,15 @@ def main():
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=16, help="caption characters kept")
-    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--augment", type=float, default=0.1, help="random shift/zoom fraction in training")
+    parser.add_argument("--encoder-pretraining-epochs", type=int, default=20,
+                        help="first train the CNN to classify emojibase's subgroups (the stand-in for the ImageNet "
+                             "weights bert4keras started from); 0 = off")
+    parser.add_argument("--thumbnail", action="store_true", help="the encoder also passes on an 8x8 thumbnail")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="keep the (pre-trained) encoder fixed while the captioner trains")
     parser.add_argument("--backbone", help="a keras.applications model name instead of the small CNN")
     parser.add_argument("--backbone-weights", help="that backbone's weights file")
     parser.add_argument("--no-jit-compile", action="store_true")
@@ -75,7 +101,8 @@ def main():
                     for s in ("train", "valid"))
     print(f"{len(splits['train'])} train / {len(splits['valid'])} valid images, {len(vocabulary)} symbols")
 
-    encoder_config = {"image_size": args.image_size, **({"backbone": args.backbone} if args.backbone else {})}
+    encoder_config = {"image_size": args.image_size, **({"backbone": args.backbone} if args.backbone else {}),
+                      **({"thumbnail": True} if args.thumbnail else {})}
     transformer = BertConfig(vocabulary_size=len(vocabulary), hidden_size=args.hidden_size,
                              num_layers=args.num_layers, num_heads=args.hidden_size // 64,
                              intermediate_size=2 * args.hidden_size, max_position=args.max_length + 2,
@@ -89,8 +116,15 @@ def main():
                                                           warmup_steps=max(1, steps // 20))
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
+    minutes = 0
+    if args.encoder_pretraining_epochs and not args.backbone:
+        minutes += pretrain_encoder(model.get_layer("Image-Encoder"), splits, train[0]["image"], valid[0]["image"],
+                                    args)
+    if args.freeze_encoder:
+        model.get_layer("Image-Encoder").trainable = False
+        model.compile(model.optimizer, training.target_loss(), jit_compile=not args.no_jit_compile)
     work = training.work_dir("caption")
-    minutes = training.fit(model, train, (valid[0], valid[1], valid[2]), epochs=args.epochs,
+    minutes += training.fit(model, train, (valid[0], valid[1], valid[2]), epochs=args.epochs,
                            batch_size=args.batch_size, work=work, patience=args.patience)
 
     # The zoo model is the same network without the augmentation layers (their

@@ -54,7 +54,7 @@ def training_lines(config):
     trained = config.get("training", {})
     return (f"- Command: `{trained.get('command', 'n/a')}`\n"
             f"- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, "
-            f"{trained.get('finished', '')}.")
+            f"{trained.get('finished', '')}." + (f"\n- {trained['note']}" if trained.get("note") else ""))
 
 
 def finish_card(directory, text, report):
@@ -415,7 +415,12 @@ Reproduce: `{command}`
 
 {samples}
 ## Limitations
-Emoji are drawings with one short label each; most held-out emoji show a concept absent from training, so
-exact captions are rare and the model mostly names the visible category (face, flag, hand, person...).
+Emoji are drawings with one short label each, and most held-out emoji show a concept no training emoji
+has. This captioner has {len(set(beam['captions']))} distinct beam-4 captions for {len(report['rows'])} test
+images: it has learned the labels' frequent patterns far better than how they depend on the picture, and
+it is well below the nearest-neighbour baseline (near-duplicates: regional indicators, flags, similar
+faces). The image encoder is trained from scratch on ~1.7k drawings (subgroup pre-training helped the
+valid loss, 4.70 -> 4.59 nats/char); an ImageNet backbone (`--backbone`) is the expected fix where
+such weights are available. Treat it as a working, exportable CLN captioning pipeline, not a good captioner.
 """
     finish_card(directory, text, {k: v for k, v in report.items()})

@@ -33,7 +33,8 @@ def rasterise(svg, png, size):
 
 def load_emoji(root=None, size=64):
     """`{"train", "valid", "test"}` -> list of `{"hexcode", "image" (PNG path),
-    "zh", "en"}`: every emoji that has an OpenMoji image and a Chinese label."""
+    "zh", "en", "subgroup"}`: every emoji that has an OpenMoji image and a
+    Chinese label (`subgroup`: emojibase's category number, e.g. "face-smiling")."""
     openmoji = npm_package(*OPENMOJI, ["color/svg/", "data/openmoji.json"], root) / "package"
     emojibase = npm_package(*EMOJIBASE, ["zh/data.json"], root) / "package"
     english = {e["hexcode"]: e["annotation"] for e in json.loads((openmoji / "data" / "openmoji.json").read_text())}
@@ -46,7 +47,8 @@ def load_emoji(root=None, size=64):
             svg = openmoji / "color" / "svg" / f"{candidate}.svg"
             if svg.is_file() and entry.get("label"):
                 rows.append({"hexcode": hexcode, "svg": svg, "image": str(images / f"{hexcode}.png"),
-                             "zh": entry["label"], "en": english.get(candidate, "")})
+                             "zh": entry["label"], "en": english.get(candidate, ""),
+                             "subgroup": entry.get("subgroup", -1)})
                 break
     todo = [row for row in rows if not (images / f"{row['hexcode']}.png").is_file()]
     for row in tqdm(todo, desc=f"rasterising {len(todo)} emoji", unit=" svg", disable=not todo):

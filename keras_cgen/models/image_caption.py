@@ -17,7 +17,8 @@ import keras
 from keras_cgen.models.transformer import build_transformer
 
 
-def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None, backbone_weights=None):
+def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None, backbone_weights=None,
+                        thumbnail=False):
     """`[B, image_size, image_size, 3]` floats in [0, 1] -> a pooled vector.
 
     Args:
@@ -25,6 +26,7 @@ def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None
         filters: the small CNN's channels per stage: a strided 3x3 stem,
             then per stage a 3x3 convolution, batch norm, ReLU and 2x2
             max-pooling; global average pooled.
+        thumbnail: also pass on the image averaged down to 8 x 8 (192 values).
         backbone: instead, the name of a `keras.applications` model
             (e.g. "MobileNetV2"), built with `include_top=False, pooling="avg"`.
         backbone_weights: that backbone's weights file. None builds it
@@ -45,13 +47,17 @@ def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None
         return keras.Model(image, net(image * 255.0), name="Image-Encoder")  # applications expect 0-255
     def conv(x, width, name, strides=1):
         x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
-        x = keras.layers.BatchNormalization(name=f"{name}-Norm")(x)
+        x = keras.layers.GroupNormalization(groups=8, name=f"{name}-Norm")(x)  # per image: no batch statistics
         return keras.layers.Activation("relu", name=f"{name}-ReLU")(x)
 
     x = conv(image, filters[0], "Conv-Stem", strides=2)  # a strided stem: most of a CNN's cost is at full size
     for i, width in enumerate(filters):
         x = keras.layers.MaxPooling2D(2, name=f"Pool-{i}")(conv(x, width, f"Conv-{i}"))
-    return keras.Model(image, keras.layers.GlobalAveragePooling2D(name="Pool")(x), name="Image-Encoder")
+    pooled = keras.layers.GlobalAveragePooling2D(name="Pool")(x)
+    if thumbnail:  # the image itself, 8x8: what a nearest-neighbour search compares
+        small = keras.layers.AveragePooling2D(image_size // 8, name="Thumbnail")(image)
+        pooled = keras.layers.Concatenate(name="Pool-Thumbnail")([pooled, keras.layers.Flatten(name="Flatten")(small)])
+    return keras.Model(image, pooled, name="Image-Encoder")
 
 
 def build_image_captioner(config, encoder, condition_hidden_units=128, condition_hidden_activation="swish",
