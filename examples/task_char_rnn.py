@@ -101,8 +101,7 @@ def main():
               "max_new_tokens": 400, "generation": {"do_sample": True, "temperature": 0.8},
               "data": {"valid": sorted(works["valid"]), "test": sorted(works["test"]),
                        "train_characters": len(train_ids)},
-              "training": {"minutes": round(minutes, 1), "hardware": training.hardware(),
-                           "command": training.command_line(__file__, args), "finished": time.strftime("%Y-%m-%d")}}
+              "training": training.record(__file__, args, minutes)}
     out = training.write_zoo_folder(args.out, {
         "config.json": config,
         "vocab.json": vocabulary.save,

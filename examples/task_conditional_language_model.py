@@ -14,7 +14,6 @@ budget. The loss is counted on review characters and the end token only.
 """
 
 import argparse
-import time
 
 import keras
 import numpy as np
@@ -111,8 +110,7 @@ def main():
     config = {"family": "conditional_lm", "conditioning": args.conditioning, "labels": list(LABELS),
               "transformer": transformer.to_dict(), "vocabulary": "vocab.json", "weights": "model.safetensors",
               "max_length": args.max_length + 1, "generation": {"do_sample": True, "top_p": 0.9},
-              "training": {"minutes": round(minutes, 1), "hardware": training.hardware(),
-                           "command": training.command_line(__file__, args), "finished": time.strftime("%Y-%m-%d")}}
+              "training": training.record(__file__, args, minutes)}
     if args.conditioning == "layer_norm":
         config["condition"] = condition
     out = training.write_zoo_folder(args.out, {

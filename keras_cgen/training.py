@@ -121,6 +121,12 @@ def work_dir(prefix):
     return Path(tempfile.mkdtemp(prefix=f"cgen-{prefix}-"))
 
 
+def record(script, args, minutes, **extra):
+    """The "training" entry of a zoo config: time, hardware, the command, the date."""
+    return {"minutes": round(minutes, 1), "hardware": hardware(), "command": command_line(script, args),
+            "finished": time.strftime("%Y-%m-%d"), **extra}
+
+
 def command_line(script, args):
     """The command that reruns a recipe with these arguments (for the config and card)."""
     parts = [f"python examples/{Path(script).name}"]

@@ -38,10 +38,10 @@ def captioner(emoji, tmp_path_factory):
     config = BertConfig(vocabulary_size=len(vocabulary), hidden_size=16, num_layers=1, num_heads=2,
                         intermediate_size=32, max_position=12)
     keras.utils.set_random_seed(0)
-    model = build_image_captioner(config, build_image_encoder(SIZE, filters=(8, 16)))
+    model = build_image_captioner(config, build_image_encoder(SIZE, filters=(16, 32)))
     folder = training.write_zoo_folder(tmp_path_factory.mktemp("zoo") / "caption-tiny", {
         "config.json": {"family": "image_caption", "language": "zh", "transformer": config.to_dict(),
-                        "encoder": {"image_size": SIZE, "filters": [8, 16]}, "vocabulary": "vocab.json",
+                        "encoder": {"image_size": SIZE, "filters": [16, 32]}, "vocabulary": "vocab.json",
                         "weights": "model.safetensors", "max_length": 8, "generation": {"num_beams": 2},
                         "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}},
         "vocab.json": vocabulary.save, "history.csv": "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n",
@@ -129,7 +129,7 @@ def test_the_image_conditions_the_caption(captioner):
     keras.utils.set_random_seed(0)
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit({"image": np.tile(images, (8, 1, 1, 1)), "token_ids": ids[:, :-1], "segment_ids": np.zeros_like(ids[:, :-1])},
-              ids[:, 1:], epochs=30, batch_size=2, verbose=0)  # many steps: batch-norm statistics settle
+              ids[:, 1:], epochs=30, batch_size=2, verbose=0)
     after = np.asarray(model(start, training=False))[:, 0]
     assert after[0, first[0]] > after[0, first[1]] and after[1, first[1]] > after[1, first[0]]
 

@@ -13,8 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from keras_cgen.data.debian import split_of
-from keras_cgen.data.npm import npm_package
 from keras_cgen.data.registry import cache_root
+from keras_cgen.data.registry import npm_package
 
 OPENMOJI, EMOJIBASE = ("openmoji", "17.0.0"), ("emojibase-data", "17.0.0")
 
@@ -35,8 +35,8 @@ def load_emoji(root=None, size=64):
     """`{"train", "valid", "test"}` -> list of `{"hexcode", "image" (PNG path),
     "zh", "en", "subgroup"}`: every emoji that has an OpenMoji image and a
     Chinese label (`subgroup`: emojibase's category number, e.g. "face-smiling")."""
-    openmoji = npm_package(*OPENMOJI, ["color/svg/", "data/openmoji.json"], root) / "package"
-    emojibase = npm_package(*EMOJIBASE, ["zh/data.json"], root) / "package"
+    openmoji = npm_package(*OPENMOJI, ["color/svg/", "data/openmoji.json"], root)
+    emojibase = npm_package(*EMOJIBASE, ["zh/data.json"], root)
     english = {e["hexcode"]: e["annotation"] for e in json.loads((openmoji / "data" / "openmoji.json").read_text())}
     images = cache_root(root) / "emoji" / f"png-{size}"
     images.mkdir(parents=True, exist_ok=True)

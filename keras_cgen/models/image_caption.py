@@ -47,7 +47,7 @@ def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None
         return keras.Model(image, net(image * 255.0), name="Image-Encoder")  # applications expect 0-255
     def conv(x, width, name, strides=1):
         x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
-        x = keras.layers.GroupNormalization(groups=8, name=f"{name}-Norm")(x)  # per image: no batch statistics
+        x = keras.layers.BatchNormalization(name=f"{name}-Norm")(x)
         return keras.layers.Activation("relu", name=f"{name}-ReLU")(x)
 
     x = conv(image, filters[0], "Conv-Stem", strides=2)  # a strided stem: most of a CNN's cost is at full size
