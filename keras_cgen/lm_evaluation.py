@@ -437,8 +437,8 @@ Emoji are drawings with one short label each, and most held-out emoji show a con
 has. This captioner has {len(set(beam['captions']))} distinct beam-4 captions for {len(report['rows'])} test
 images: it has learned the labels' frequent patterns far better than how they depend on the picture, and
 it is well below the nearest-neighbour baseline (near-duplicates: regional indicators, flags, similar
-faces). The image encoder is trained from scratch on ~1.7k drawings (subgroup pre-training helped the
-valid loss, 4.70 -> 4.59 nats/char); an ImageNet backbone (`--backbone`) is the expected fix where
-such weights are available. Treat it as a working, exportable CLN captioning pipeline, not a good captioner.
+faces). The image encoder is trained from scratch on ~1.7k drawings (pre-training it on emojibase's
+subgroups lowered the best valid loss from 4.70 to 4.49 nats/char); an ImageNet backbone (`--backbone`)
+is the expected fix where such weights are available. Treat it as a working, exportable CLN captioning pipeline, not a good captioner.
 """
     finish_card(directory, text, {k: v for k, v in report.items()})
