@@ -10,7 +10,6 @@
   token LM as the baseline.
 """
 
-import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cgen.evaluation import interval
+from keras_cgen.model_card import finish_card
 
 
 def distinct_n(texts, n=2):
@@ -55,18 +55,6 @@ def training_lines(config):
     return (f"- Command: `{trained.get('command', 'n/a')}`\n"
             f"- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, "
             f"{trained.get('finished', '')}." + (f"\n- {trained['note']}" if trained.get("note") else ""))
-
-
-def finish_card(directory, text, report):
-    from keras_cgen import training
-    from keras_cgen import zoo
-
-    directory = Path(directory)
-    training.plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
-    (directory / "MODEL_CARD.md").write_text(text, encoding="utf-8")
-    (directory / "evaluation.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
-    zoo.write_manifest(directory)
 
 
 # ---- character LM -------------------------------------------------------------
@@ -118,7 +106,7 @@ def write_char_lm_card(report, directory, command):
 
     generator = zoo.load(directory)
     config = generator.config
-    parameters = sum(int(np.prod(w.shape)) for w in generator.model.weights)
+    parameters = generator.model.count_params()
     loss = report["loss"]
     samples = "\n".join(f"**temperature {t}**\n\n```\n{PROMPT}{s}\n```\n" for t, s in report["samples"].items())
     speed = ", ".join(f"{k}: {v:,.0f} characters/s" for k, v in report["tokens_per_second"].items())
@@ -238,7 +226,7 @@ def write_sentiment_card(report, directory, command):
 
     generator = zoo.load(directory)
     config = generator.config
-    parameters = sum(int(np.prod(w.shape)) for w in generator.model.weights)
+    parameters = generator.model.count_params()
     pct = lambda s: f"{100 * s[0]:.1f} [{100 * s[1]:.1f}, {100 * s[2]:.1f}]"  # noqa: E731
     rows = []
     for system, values in report["systems"].items():
@@ -374,7 +362,7 @@ def write_caption_card(report, directory, command):
 
     generator = zoo.load(directory)
     config = generator.config
-    parameters = sum(int(np.prod(w.shape)) for w in generator.model.weights)
+    parameters = generator.model.count_params()
     caption_grid(report, Path(directory) / "samples.png")
     fmt = lambda s: f"{100 * s['mean']:.1f} [{100 * s['low']:.1f}, {100 * s['high']:.1f}]"  # noqa: E731
     pct = lambda s: f"{100 * s[0]:.1f} [{100 * s[1]:.1f}, {100 * s[2]:.1f}]"  # noqa: E731

@@ -57,7 +57,6 @@ def plot_attention(generator, pair, png):
 
 
 def write_title_card(report, directory, command):
-    from keras_cgen import training
     from keras_cgen import zoo
     from keras_cgen.evaluation import results_table
 
@@ -66,8 +65,7 @@ def write_title_card(report, directory, command):
     family, name = config["family"], report["name"]
     trained = config.get("training", {})
     generator = zoo.load(directory)
-    parameters = sum(int(np.prod(w.shape)) for w in generator.model.weights)
-    training.plot_history(directory / "history.csv", directory / "training_curve.png", name)
+    parameters = generator.model.count_params()
     figures = "![training curve](training_curve.png)\n"
     if family == "lstm_seq2seq":
         plot_attention(generator, report["samples"][0], directory / "attention.png")
@@ -131,8 +129,18 @@ Reproduce: `{command}`
 Trained on software descriptions only: titles follow Debian's synopsis style and will be poor on other text.
 Package-specific names absent from the vocabulary are spelled from smaller pieces, or dropped.
 """
+    finish_card(directory, text, {k: v for k, v in report.items() if k != "config"})
+
+
+def finish_card(directory, text, report):
+    """Writes the training curve, MODEL_CARD.md and evaluation.json of a zoo
+    folder, then re-writes its manifest (the new files are checksummed too)."""
+    from keras_cgen import training
+    from keras_cgen import zoo
+
+    directory = Path(directory)
+    training.plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
     (directory / "MODEL_CARD.md").write_text(text, encoding="utf-8")
-    (directory / "evaluation.json").write_text(json.dumps(
-        {k: v for k, v in report.items() if k not in ("config",)}, default=lambda s: vars(s), indent=1,
-        ensure_ascii=False) + "\n", encoding="utf-8")
+    (directory / "evaluation.json").write_text(json.dumps(report, default=vars, indent=1, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
     zoo.write_manifest(directory)

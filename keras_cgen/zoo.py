@@ -299,6 +299,15 @@ class CharLMGenerator(Generator):
         return self.decoder.decode(ids, plan, seed)
 
 
+def decode_from_start(generator, condition, plan, seed, cache_write):
+    """The decode graph of a conditioned LM from its start token: every row
+    starts at [START], `condition` `[B, C]` conditions its LayerNorms."""
+    from keras import ops
+
+    start = ops.full((ops.shape(condition)[0], 1), generator.vocabulary.start_id, dtype="int32")
+    return generator.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)
+
+
 def label_token(label):
     """The vocabulary token of a label, for models that read it as their first token."""
     return f"<{label}>"
@@ -393,10 +402,7 @@ class ConditionalLMGenerator(Generator):
 
     def decode_ids(self, condition, plan, seed, cache_write="where"):
         """The decode graph on one-hot conditions `[B, labels]` (for exports)."""
-        from keras import ops
-
-        start = ops.full((ops.shape(condition)[0], 1), self.vocabulary.start_id, dtype="int32")
-        return self.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)
+        return decode_from_start(self, condition, plan, seed, cache_write)
 
 
 class CaptionGenerator(Generator):
@@ -447,8 +453,4 @@ class CaptionGenerator(Generator):
 
     def decode_ids(self, images, plan, seed, cache_write="where"):
         """The decode graph on float images `[B, size, size, 3]` in [0, 1] (for exports)."""
-        from keras import ops
-
-        start = ops.full((ops.shape(images)[0], 1), self.vocabulary.start_id, dtype="int32")
-        condition = self.encoder(images, training=False)
-        return self.decoder.decode({"token_ids": start, "condition": condition}, plan, seed, cache_write)
+        return decode_from_start(self, self.encoder(images, training=False), plan, seed, cache_write)

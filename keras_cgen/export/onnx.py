@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from keras_cgen.decoding import engine
 from keras_cgen.export.saved_model import export_settings
+from keras_cgen.export.saved_model import input_metadata
 
 OPSET = 17
 
@@ -65,6 +66,7 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
         settings.setdefault("num_beams", 1)
         settings.pop("num_return_sequences", None)
     decode = decode_function(generator, settings)
+    name, _, description = onnx_input(generator)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -75,14 +77,11 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
         vocabulary = generator.vocabulary
         (work / "metadata.json").write_text(json.dumps({
             "model": generator.directory.name, "family": generator.config["family"], "opset": opset,
-            "inputs": {onnx_input(generator)[0]: onnx_input(generator)[2]},
+            "inputs": {name: description},
             "outputs": {"sequences": "int32 [batch, returns, max_new_tokens]", "scores": "float32 [batch, returns]"},
             "vocabulary": vocabulary_file, "pad_id": vocabulary.pad_id, "start_id": vocabulary.start_id,
             "end_id": vocabulary.end_id, "generation": settings,
-            **{key: generator.config[key] for key in ("max_source_length", "source_tail", "labels")
-               if key in generator.config},
-            **({"max_prompt": generator.MAX_PROMPT} if hasattr(generator, "MAX_PROMPT") else {}),
-            **({"image_size": generator.image_size} if hasattr(generator, "image_size") else {}),
+            **input_metadata(generator),
         }, indent=2) + "\n")
         work.rename(out_dir)
     except BaseException:

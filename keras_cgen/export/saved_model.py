@@ -31,6 +31,17 @@ def export_settings(generator, overrides):
     return settings
 
 
+def input_metadata(generator):
+    """What a client needs to prepare this model's inputs (both export formats
+    write it): truncation of title sources, labels, prompt and image sizes."""
+    metadata = {key: generator.config[key] for key in ("max_source_length", "source_tail", "labels")
+                if key in generator.config}
+    for key, attribute in (("max_prompt", "MAX_PROMPT"), ("image_size", "image_size")):
+        if hasattr(generator, attribute):
+            metadata[key] = getattr(generator, attribute)
+    return metadata
+
+
 def character_table(vocabulary):
     """Character -> id (unknown -> the [UNK] id), a core TensorFlow lookup table."""
     return tf.lookup.StaticHashTable(
@@ -134,28 +145,38 @@ def serving_io(generator):
         def one_hot(label):
             return tf.one_hot(labels.lookup(label), len(generator.labels))  # unknown label: all zeros
 
-        def finish_known(label, out):  # an unknown label gets an empty text and score 0
-            known = labels.lookup(label) >= 0
-            answer = finish(label, out)
-            return {"text": tf.where(known, answer["text"], ""), "score": tf.where(known, answer["score"], 0.0)}
+        def finish_known(label, out):
+            return blank_unread(finish(label, out), labels.lookup(label) >= 0)
         return "condition", [labels], one_hot, finish_known
 
     if isinstance(generator, zoo.CaptionGenerator):
-        return "image", [], lambda data: decode_images(data, generator.image_size), finish_images(finish)
+        def finish_readable(data, out):
+            return blank_unread(finish(data, out), is_image(data))
+        return "image", [], lambda data: decode_images(data, generator.image_size), finish_readable
 
     return "text", [table] if table is not None else [], lambda text: serving_ids(generator, text, table), finish
+
+
+def blank_unread(answer, read):
+    """Rows the graph could not read (unknown label, bytes that are not an
+    image) get an empty text and score 0: the batch never fails."""
+    return {"text": tf.where(read, answer["text"], ""), "score": tf.where(read, answer["score"], 0.0)}
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def is_image(data):
+    """Whether encoded bytes `[B]` (or one string) are PNG or JPEG."""
+    return tf.logical_or(tf.equal(tf.strings.substr(data, 0, 8), PNG_SIGNATURE), tf.io.is_jpeg(data))
+
+
 def decode_images(data, size):
     """Encoded PNG/JPEG bytes `[B]` -> pixels `[B, size, size, 3]` in [0, 1],
     transparency composited on white as `read_image` does. Bytes that are
-    neither PNG nor JPEG become a white image (`finish_images` blanks them)."""
+    neither PNG nor JPEG become a white image (`blank_unread` blanks their answer)."""
     def one(encoded):
         is_png = tf.equal(tf.strings.substr(encoded, 0, 8), PNG_SIGNATURE)
-        is_jpeg = tf.io.is_jpeg(encoded)
         white = tf.ones([size, size, 4], tf.float32)
 
         def png():
@@ -165,20 +186,11 @@ def decode_images(data, size):
             rgb = tf.image.convert_image_dtype(tf.io.decode_jpeg(encoded, channels=3), tf.float32)
             return tf.concat([rgb, tf.ones_like(rgb[..., :1])], axis=-1)
 
-        rgba = tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, lambda: white))
+        rgba = tf.cond(is_png, png, lambda: tf.cond(tf.io.is_jpeg(encoded), jpeg, lambda: white))
         rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
         return tf.image.resize(rgb, [size, size])
 
     return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
-
-
-def finish_images(finish):
-    """Captions of unreadable rows become "" with score 0: the batch never fails."""
-    def finish_readable(data, out):
-        answer = finish(data, out)
-        readable = tf.logical_or(tf.equal(tf.strings.substr(data, 0, 8), PNG_SIGNATURE), tf.io.is_jpeg(data))
-        return {"text": tf.where(readable, answer["text"], ""), "score": tf.where(readable, answer["score"], 0.0)}
-    return finish_readable
 
 
 def serving_archive(generator, settings):
@@ -187,7 +199,8 @@ def serving_archive(generator, settings):
     float32}`. Sampling models draw a fresh seed per request and also get a
     `seeded` signature (`seed` int32 scalar) that reproduces `generate(...,
     seed=seed)`. (Keras' archive tracks the variables so that TF1-style
-    session loaders, TF Serving's and `saved_model_cli run`'s, restore them.)"""
+    session loaders, TF Serving's and `saved_model_cli run`'s, restore them.)
+    Returns `(archive, input name)`."""
     import keras
 
     archive = keras.export.ExportArchive()
@@ -210,7 +223,7 @@ def serving_archive(generator, settings):
         archive.add_endpoint("seeded", lambda strings, seed: answer(strings, tf.stack([seed, 0])),
                              input_signature=[tf.TensorSpec([None], tf.string, name=name),
                                               tf.TensorSpec([], tf.int32, name="seed")])
-    return archive
+    return archive, name
 
 
 def export_saved_model(generator, base_dir, version=1, **settings):
@@ -231,26 +244,21 @@ def export_saved_model(generator, base_dir, version=1, **settings):
         raise FileExistsError(f"'{target}' exists: export a new version number instead (TF Serving then "
                               "rolls to it); versions are never overwritten.")
     settings = export_settings(generator, settings)
-    archive = serving_archive(generator, settings)
+    archive, input_name = serving_archive(generator, settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     try:
         archive.write_out(str(work), verbose=False)
         custom_ops = non_core_ops(work)
-        input_name = serving_io(generator)[0]
+        kind = "string [None]: encoded PNG or JPEG bytes" if input_name == "image" else "string [None]"
         metadata = {
             "model": generator.directory.name, "family": generator.config["family"], "generation": settings,
             "requires": ["tensorflow", "tensorflow-text"] if custom_ops else ["tensorflow"],
             "custom_ops": custom_ops,  # not in core TensorFlow: TF Serving must link them in
-            "signature": {"inputs": {input_name: "string [None]"},
+            "signature": {"inputs": {input_name: kind},
                           "outputs": {"text": "string [None]", "score": "float32 [None]"}},
+            **input_metadata(generator),
         }
-        if input_name == "image":
-            metadata["signature"]["inputs"] = {"image": "string [None]: encoded PNG or JPEG bytes"}
-            metadata["image_size"] = generator.image_size
-        for key in ("max_source_length", "source_tail", "labels"):
-            if key in generator.config:
-                metadata[key] = generator.config[key]
         if settings.get("do_sample"):
             metadata["signatures"] = {"seeded": {"inputs": {input_name: "string [None]", "seed": "int32 []"}}}
         (work / METADATA).parent.mkdir(exist_ok=True)
