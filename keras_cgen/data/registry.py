@@ -23,10 +23,12 @@ def cache_root(root=None):
 def cached_package(registry, name, version, members, root, archive_name, download):
     """Downloads once (`download(folder)` writes `archive_name` there), then
     unpacks the files whose path below the top folder starts with one of
-    `members`; returns the unpacked folder."""
+    `members`; returns the unpacked folder. A later call asking for other
+    members unpacks them from the kept archive."""
     directory = cache_root(root) / registry / f"{name}-{version}"
-    done = directory / ".complete"
-    if done.is_file():
+    done = directory / ".complete"  # the member prefixes unpacked so far, one per line
+    unpacked = set(done.read_text().split()) if done.is_file() else set()
+    if set(members) <= unpacked:
         return directory
     downloads = directory.parent / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def cached_package(registry, name, version, members, root, archive_name, downloa
         for member in wanted:
             member.name = member.name.split("/", 1)[-1]  # drop "<name>-<version>/" or npm's "package/"
             tar.extract(member, directory, filter="data")
-    done.write_text("ok\n")
+    done.write_text("".join(f"{m}\n" for m in sorted(unpacked | set(members))))
     return directory
 
 
