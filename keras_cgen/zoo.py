@@ -159,6 +159,11 @@ class TitleGenerator(Generator):
     """Text in, title out. Subclasses build `self.model` and implement
     `decode(source_rows, **settings)`."""
 
+    # Sources are padded to a multiple of this: the XLA-compiled decode loop is
+    # traced once per input shape, and a new length per request would pay a
+    # compile (~1-4 s) on nearly every batch-1 call. Padding is masked.
+    length_bucket = 16
+
     def source_ids(self, text, index):
         """The ids the model reads for one text (the body, cut to the limit)."""
         from keras_cgen.text import CharVocabulary
@@ -210,7 +215,8 @@ class LSTMTitleGenerator(TitleGenerator):
 
     def decode(self, rows, **settings):
         settings = {"eos_token_id": self.vocabulary.end_id, **settings}
-        return self.decoder.generate(pad_rows(rows), start_id=self.vocabulary.start_id, **settings)
+        return self.decoder.generate(pad_rows(rows, multiple=self.length_bucket), start_id=self.vocabulary.start_id,
+                                     **settings)
 
     def decode_ids(self, ids, plan, seed, cache_write="where"):
         """The decode graph on source ids `[B, S]` (for exports); `plan` from
@@ -233,7 +239,7 @@ class UniLMTitleGenerator(TitleGenerator):
 
     def decode(self, rows, **settings):
         start, end = self.vocabulary.start_id, self.vocabulary.end_id
-        token_ids = pad_rows([[start, *row, end] for row in rows])
+        token_ids = pad_rows([[start, *row, end] for row in rows], multiple=self.length_bucket)
         return self.decoder.generate({"token_ids": token_ids}, **{"eos_token_id": end, **settings})
 
     def decode_ids(self, ids, plan, seed, cache_write="where"):

@@ -32,6 +32,14 @@ def test_list_load_and_generate(zoo_env, name):
     _, greedy = generator.generate(texts, num_beams=1, return_scores=True, length_penalty=0.0)
     _, beam = generator.generate(texts, num_beams=4, return_scores=True, length_penalty=0.0)
     assert np.all(np.asarray(beam) >= np.asarray(greedy) - 1e-4)
+    # Padding the source to the length bucket changes no title and no score.
+    exact = zoo.load(name)
+    exact.length_bucket = 1
+    for beams in (1, 3):
+        padded, padded_scores = generator.generate(texts, num_beams=beams, return_scores=True)
+        titles, scores = exact.generate(texts, num_beams=beams, return_scores=True)
+        assert padded == titles
+        np.testing.assert_allclose(padded_scores, scores, atol=1e-4)
 
 
 def test_fp16_weights_round_trip_and_errors(tmp_path):

@@ -72,9 +72,10 @@ def encode_texts(tokenizer, texts):
     return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
 
 
-def pad_rows(rows, pad_id=0):
-    """Lists of ids -> one int32 `[len(rows), longest]` array, right-padded."""
-    ids = np.full((len(rows), max(map(len, rows))), pad_id, "int32")
+def pad_rows(rows, pad_id=0, multiple=1):
+    """Lists of ids -> one int32 `[len(rows), longest]` array, right-padded;
+    the length rounded up to a `multiple` (fewer shapes for a compiled graph)."""
+    ids = np.full((len(rows), -(-max(map(len, rows)) // multiple) * multiple), pad_id, "int32")
     for i, row in enumerate(rows):
         ids[i, : len(row)] = row
     return ids
