@@ -103,6 +103,7 @@ def main():
     parser.add_argument("--pretrained-embeddings", action="store_true",
                         help="en: start the shared embedding from MiniLM's word embeddings (PCA to --embedding-dim)")
     parser.add_argument("--no-copy-prior", action="store_true")
+    parser.add_argument("--pointer", action="store_true", help="also copy through the attention (PointerGenerator)")
     parser.add_argument("--initial-weights", help="a zoo folder of this recipe to continue training from")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
     parser.add_argument("--no-jit-compile", action="store_true")
@@ -124,7 +125,7 @@ def main():
     if args.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_float16")
     builder = dict(embedding_dim=args.embedding_dim, hidden_units=args.hidden_units,
-                   copy_prior=not args.no_copy_prior, dropout=args.dropout)
+                   copy_prior=not args.no_copy_prior, dropout=args.dropout, pointer=args.pointer)
     with training.distribution_strategy(args.strategy).scope():
         model = build_lstm_seq2seq(len(vocabulary), **builder)
         model.compile(keras.optimizers.Adam(args.learning_rate, clipnorm=1.0), training.target_loss(),
@@ -134,7 +135,11 @@ def main():
             previous = json.loads((start / "config.json").read_text())
             if zoo.load_vocabulary(start / previous["vocabulary"]).tokens != vocabulary.tokens:
                 raise SystemExit(f"--initial-weights {start}: its vocabulary is not this run's.")
-            zoo.load_weights(model, start / previous["weights"])
+            # A model without the pointer can be continued with it: only its gate starts fresh.
+            added = ("Pointer-Gate",) if args.pointer and not previous["builder"].get("pointer") else ()
+            zoo.load_weights(model, start / previous["weights"], new_layers=added)
+            if added:
+                print(f"--initial-weights {start}: the pointer gate is new and starts from its initial values")
         elif args.pretrained_embeddings:
             if args.language != "en":
                 raise SystemExit("--pretrained-embeddings: MiniLM is English, use --language en.")

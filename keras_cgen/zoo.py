@@ -82,18 +82,23 @@ def save_weights(model, path, dtype="float16"):
     save_file({key: np.asarray(v.numpy(), dtype=dtype) for key, v in named_weights(model).items()}, str(path))
 
 
-def load_weights(model, path):
+def load_weights(model, path, new_layers=()):
     """Assigns a `save_weights` file to `model`; every variable must be there
-    with its shape (no silent random init) and nothing may be left over."""
+    with its shape (no silent random init) and nothing may be left over,
+    except the variables of `new_layers` (names of layers the file's model did
+    not have, which keep their initial values: say so to the user)."""
     from safetensors.numpy import load_file
 
     tensors = load_file(str(path))
     variables = named_weights(model)
-    missing = sorted(set(variables) - set(tensors))
+    fresh = {key for key in variables if key.split("/")[0] in new_layers}
+    missing = sorted(set(variables) - set(tensors) - fresh)
     unused = sorted(set(tensors) - set(variables))
     if missing or unused:
         raise ValueError(f"'{path}' does not fit model `{model.name}`: missing {missing[:5]}, unused {unused[:5]}.")
     for key, variable in variables.items():
+        if key in fresh and key not in tensors:
+            continue
         value = tensors[key]
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(f"'{path}': {key!r} has shape {value.shape}, the model wants {tuple(variable.shape)}.")

@@ -30,10 +30,23 @@ def test_shapes_and_copy_prior():
     assert "Copy-Prior" not in {layer.name for layer in plain.layers}
     with pytest.raises(ValueError, match="hidden_units.*even"):
         build_lstm_seq2seq(VOCAB, hidden_units=15)
+    pointer = build_lstm_seq2seq(VOCAB, embedding_dim=16, hidden_units=16, pointer=True)
+    log_probs = np.asarray(pointer({"source_ids": SOURCES, "target_ids": SOURCES[:, :4]}))
+    np.testing.assert_allclose(np.exp(log_probs).sum(-1), 1.0, atol=1e-5)
 
 
-def test_training_step_with_xla_and_round_trip(tmp_path):
-    model = build_lstm_seq2seq(VOCAB, embedding_dim=16, hidden_units=16)
+def test_pointer_puts_copy_mass_only_on_source_tokens():
+    model = trained_looking_model(pointer=True)
+    model.get_layer("Pointer-Gate").set_weights([np.zeros((32, 1)), np.array([-30.0])])  # always copy
+    probs = np.exp(np.asarray(model({"source_ids": SOURCES, "target_ids": SOURCES[:, :4]})))
+    for row, source in zip(probs, SOURCES):
+        outside = np.setdiff1d(np.arange(VOCAB), source[source != 0])
+        assert probs.shape[-1] == VOCAB and row[:, outside].max() < 1e-6
+
+
+@pytest.mark.parametrize("pointer", [False, True])
+def test_training_step_with_xla_and_round_trip(tmp_path, pointer):
+    model = build_lstm_seq2seq(VOCAB, embedding_dim=16, hidden_units=16, pointer=pointer)
     target = np.array([[START, 5, 7, END], [START, 10, END, 0], [START, 13, 14, END]], "int32")
     x = {"source_ids": SOURCES, "target_ids": target[:, :-1]}
     y = target[:, 1:]
@@ -44,9 +57,11 @@ def test_training_step_with_xla_and_round_trip(tmp_path):
     roundtrip_keras_file(model, tmp_path, x)
 
 
-@pytest.mark.parametrize("settings", [dict(), dict(num_beams=3, num_return_sequences=2, eos_token_id=END)])
-def test_cached_lstm_step_equals_rerunning_the_model(settings):
-    model = trained_looking_model()
+@pytest.mark.parametrize("settings,pointer", [(dict(), False), (dict(), True),
+                                              (dict(num_beams=3, num_return_sequences=2, eos_token_id=END), False),
+                                              (dict(num_beams=3, num_return_sequences=2, eos_token_id=END), True)])
+def test_cached_lstm_step_equals_rerunning_the_model(settings, pointer):
+    model = trained_looking_model(pointer=pointer)
     decoder = LSTMSeq2SeqDecoder(model)
     state, start = decoder.init(SOURCES, START)
     cached = generate(decoder.step, state, start, max_new_tokens=6, **settings)

@@ -155,3 +155,17 @@ def test_cli(zoo_env, capsys):
     result = run_cli("generate", "autotitle-tiny-unilm", "A text editor", "--num-beams", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == zoo.load("autotitle-tiny-unilm").generate("A text editor", num_beams=1)
+
+
+def test_load_weights_into_a_model_with_new_layers(tmp_path):
+    plain = build_lstm_seq2seq(20, embedding_dim=8, hidden_units=8)
+    zoo.save_weights(plain, tmp_path / "w.safetensors")
+    pointer = build_lstm_seq2seq(20, embedding_dim=8, hidden_units=8, pointer=True)
+    with pytest.raises(ValueError, match="missing.*Pointer-Gate"):
+        zoo.load_weights(pointer, tmp_path / "w.safetensors")
+    gate = [w.copy() for w in pointer.get_layer("Pointer-Gate").get_weights()]
+    zoo.load_weights(pointer, tmp_path / "w.safetensors", new_layers=("Pointer-Gate",))
+    for w, v in zip(plain.get_layer("Encoder-BiLSTM-1").get_weights(), pointer.get_layer("Encoder-BiLSTM-1").get_weights()):
+        np.testing.assert_allclose(w, v, atol=1e-3)  # fp16 on disk
+    for w, v in zip(gate, pointer.get_layer("Pointer-Gate").get_weights()):
+        np.testing.assert_array_equal(w, v)

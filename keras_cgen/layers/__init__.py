@@ -7,6 +7,7 @@ from keras_cgen.layers.bias_add import BiasAdd
 from keras_cgen.layers.cached_multi_head_attention import CachedMultiHeadAttention
 from keras_cgen.layers.conditional_layer_norm import ConditionalLayerNormalization
 from keras_cgen.layers.copy_prior import CopyPrior
+from keras_cgen.layers.pointer_generator import PointerGenerator
 
 __all__ = [
     "AttentionMask",
@@ -14,6 +15,7 @@ __all__ = [
     "CachedMultiHeadAttention",
     "ConditionalLayerNormalization",
     "CopyPrior",
+    "PointerGenerator",
     "causal_attention_mask",
     "unilm_attention_mask",
 ]

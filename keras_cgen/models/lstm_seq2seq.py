@@ -3,11 +3,12 @@
 Shared embedding; a 2-layer bidirectional LSTM encoder; a 2-layer LSTM
 decoder; multiplicative attention from each decoder state over the encoder
 outputs; logits from [decoder state; attention context]; a `CopyPrior` (bag of
-source tokens) averaged into the logits.
+source tokens) averaged into the logits; optionally a `PointerGenerator` that
+copies source tokens through the attention (for small corpora).
 
     Embedding (shared) -> Encoder-BiLSTM-1 -> Encoder-BiLSTM-2 ------------+
     Embedding (shared) -> Decoder-LSTM-1 -> Decoder-LSTM-2 -> Attention <--+
-    [decoder; context] -> Output-Hidden -> Output-Logits -> Copy-Prior
+    [decoder; context] -> Output-Hidden -> Output-Logits -> Copy-Prior [-> Pointer]
 """
 
 import keras
@@ -15,6 +16,7 @@ from keras import ops
 
 from keras_cgen.decoding import engine
 from keras_cgen.layers import CopyPrior
+from keras_cgen.layers import PointerGenerator
 
 
 def attend(query, keys, source_mask):
@@ -25,7 +27,8 @@ def attend(query, keys, source_mask):
     return ops.einsum("bts,bsu->btu", weights, keys), weights
 
 
-def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, copy_prior=True, dropout=0.0):
+def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, copy_prior=True, dropout=0.0,
+                       pointer=False):
     """Builds the functional training model.
 
     Args:
@@ -34,6 +37,9 @@ def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, cop
         hidden_units: LSTM units (each direction of the encoder gets half).
         copy_prior: add the `CopyPrior` on the logits.
         dropout: dropout on the embeddings.
+        pointer: mix in copying through the attention (`PointerGenerator`,
+            gate "Pointer-Gate" on [decoder state; context]); the output is
+            then a log-probability (still read as logits).
 
     Inputs `{"source_ids": [B, S], "target_ids": [B, T]}` (target = start token
     then the title, teacher-forced); output float32 logits `[B, T, V]`.
@@ -60,13 +66,28 @@ def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, cop
     y = keras.layers.Dropout(dropout, name="Decoder-Dropout")(embedding(target_ids))
     for i in (1, 2):
         y = keras.layers.LSTM(hidden_units, return_sequences=True, name=f"Decoder-LSTM-{i}")(y)
-    context, _ = attend(y, encoded, source_mask)
-    hidden = keras.layers.Dense(embedding_dim, activation="leaky_relu", name="Output-Hidden")(
-        ops.concatenate([y, context], axis=-1))
-    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="Output-Logits")(hidden)
+    context, weights = attend(y, encoded, source_mask)
+    layers = {"Output-Hidden": keras.layers.Dense(embedding_dim, activation="leaky_relu", name="Output-Hidden"),
+              "Output-Logits": keras.layers.Dense(vocabulary_size, dtype="float32", name="Output-Logits")}
     if copy_prior:
-        logits = CopyPrior(vocabulary_size, dtype="float32", name="Copy-Prior")([logits, source_ids])
+        layers["Copy-Prior"] = CopyPrior(vocabulary_size, dtype="float32", name="Copy-Prior")
+    if pointer:
+        layers["Pointer-Gate"] = keras.layers.Dense(1, dtype="float32", name="Pointer-Gate")
+        layers["Pointer"] = PointerGenerator(vocabulary_size, dtype="float32", name="Pointer")
+    logits = output_head(layers, y, context, weights, source_ids)
     return keras.Model({"source_ids": source_ids, "target_ids": target_ids}, logits, name="lstm_seq2seq")
+
+
+def output_head(layers, y, context, weights, source_ids):
+    """Decoder states `y` and attention `context` / `weights` -> logits; the
+    same layers serve the training model (`[B, T, .]`) and one step (`[B, .]`)."""
+    both = ops.concatenate([y, context], axis=-1)
+    logits = layers["Output-Logits"](layers["Output-Hidden"](both))
+    if "Copy-Prior" in layers:
+        logits = layers["Copy-Prior"]([logits, source_ids])
+    if "Pointer" in layers:
+        logits = layers["Pointer"]([logits, weights, source_ids, layers["Pointer-Gate"](both)])
+    return logits
 
 
 class LSTMSeq2SeqDecoder:
@@ -82,8 +103,8 @@ class LSTMSeq2SeqDecoder:
     def __init__(self, model):
         self.model = model
         self.layer = model.get_layer
-        names = {layer.name for layer in model.layers}
-        self.copy_prior = "Copy-Prior" in names
+        self.head = {layer.name: layer for layer in model.layers
+                     if layer.name in ("Output-Hidden", "Output-Logits", "Copy-Prior", "Pointer-Gate", "Pointer")}
         self._compiled = {}
 
     def init(self, source_ids, start_id):
@@ -106,12 +127,8 @@ class LSTMSeq2SeqDecoder:
             cell = self.layer(f"Decoder-LSTM-{i}").cell
             y, (h, c) = cell(y, [state[f"h{i}"], state[f"c{i}"]])
             new[f"h{i}"], new[f"c{i}"] = h, c
-        context, _ = attend(y[:, None, :], state["encoded"], state["source_mask"])
-        hidden = self.layer("Output-Hidden")(ops.concatenate([y, context[:, 0]], axis=-1))
-        logits = self.layer("Output-Logits")(hidden)
-        if self.copy_prior:
-            logits = self.layer("Copy-Prior")([logits, state["source_ids"]])
-        return logits, new
+        context, weights = attend(y[:, None, :], state["encoded"], state["source_mask"])
+        return output_head(self.head, y, context[:, 0], weights[:, 0], state["source_ids"]), new
 
     def decode(self, source_ids, settings, seed, start_id):
         """`init` + the engine's loop. Callable inside any `tf.function`."""
