@@ -80,7 +80,7 @@ def write_model(root, name, family, vocabulary_file, write_vocabulary, model, ex
 
 @pytest.fixture(scope="module")
 def tiny_zoo(tmp_path_factory):
-    """Two small, untrained title models written the way the recipes write them."""
+    """Small, untrained title models written the way the recipes write them."""
     root = tmp_path_factory.mktemp("zoo")
     zh = fixture_pairs("zh_CN")["train"]
     characters = CharVocabulary.build([p["body"] + p["title"] for p in zh], min_count=1)
@@ -89,6 +89,10 @@ def tiny_zoo(tmp_path_factory):
     write_model(root, "autotitle-tiny", "lstm_seq2seq", "vocab.json", characters.save,
                 build_lstm_seq2seq(len(characters), **builder),
                 dict(language="zh_CN", builder=builder, max_source_length=12, max_target_length=5))
+    pointer = {**builder, "pointer": True}
+    write_model(root, "autotitle-tiny-pointer", "lstm_seq2seq", "vocab.json", characters.save,
+                build_lstm_seq2seq(len(characters), **pointer),
+                dict(language="zh_CN", builder=pointer, max_source_length=12, max_target_length=5))
 
     en = fixture_pairs("en")["train"]
     full = WordPieceVocabulary(minilm_directory())

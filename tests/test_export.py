@@ -18,7 +18,7 @@ from keras_cgen.export import export_saved_model
 from keras_cgen.text import pad_rows
 
 BAD = ["", "   ", "x" * 10_000, "☃ ∮ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ☃"]
-LANGUAGE = {"autotitle-tiny": "zh_CN", "autotitle-tiny-unilm": "en"}
+LANGUAGE = {"autotitle-tiny": "zh_CN", "autotitle-tiny-pointer": "zh_CN", "autotitle-tiny-unilm": "en"}
 
 FRESH = """
 import json, sys
@@ -37,7 +37,7 @@ def held_out(name, n=4):
     return [p["body"] for p in fixture_pairs(LANGUAGE[name])["test"][:n]]
 
 
-@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-unilm"])
+@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"])
 def test_saved_model_answers_like_generate_in_a_fresh_process(zoo_env, tmp_path, name):
     generator = zoo.load(name)
     path = export_saved_model(generator, tmp_path / "serving", version=1, num_beams=2)
@@ -56,7 +56,7 @@ def test_saved_model_answers_like_generate_in_a_fresh_process(zoo_env, tmp_path,
     assert len(served["text"]) == len(texts) and all(np.isfinite(served["score"]))  # every bad row answered
     metadata = json.loads((path / "assets.extra" / "keras_cgen.json").read_text())
     assert metadata["generation"]["num_beams"] == 2
-    assert metadata["requires"] == (["tensorflow"] if name == "autotitle-tiny" else ["tensorflow", "tensorflow-text"])
+    assert metadata["requires"] == (["tensorflow", "tensorflow-text"] if name.endswith("unilm") else ["tensorflow"])
 
 
 def test_saved_model_cli_show_and_run(zoo_env, tmp_path):
@@ -95,7 +95,7 @@ def test_versions_are_never_overwritten_or_left_half_written(zoo_env, tmp_path, 
         export_saved_model(generator, tmp_path / "serving", version=0)
 
 
-@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-unilm"])
+@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"])
 def test_onnx_decode_loop_gives_the_keras_ids(zoo_env, tmp_path, name):
     import onnx
     import onnxruntime

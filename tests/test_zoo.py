@@ -19,11 +19,11 @@ from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.text import CharVocabulary
 from conftest import fixture_pairs
 
-@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-unilm"])
+@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"])
 def test_list_load_and_generate(zoo_env, name):
-    assert zoo.list() == ["autotitle-tiny", "autotitle-tiny-unilm"]
+    assert zoo.list() == ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"]
     generator = zoo.load(name)
-    texts = ["基于数学的解谜游戏", "一个文本编辑器"] if name == "autotitle-tiny" else ["A text editor", "A game"]
+    texts = ["A text editor", "A game"] if name.endswith("unilm") else ["基于数学的解谜游戏", "一个文本编辑器"]
     titles, scores = generator.generate(texts, num_beams=2, return_scores=True)
     assert len(titles) == 2 and all(isinstance(t, str) for t in titles) and all(np.isfinite(scores))
     assert generator.generate(texts[0], num_beams=1) == generator.generate(texts[:1], num_beams=1)[0]
