@@ -173,6 +173,8 @@ def main():
     if args.initial_weights:  # the whole recipe is both runs
         config["training"]["continued_from"] = previous["training"]
         config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)
+        config["training"]["note"] = ("Trained in stages, each continued from the previous stage's folder with a "
+                                      "fresh Adam; minutes add up every stage's wall-clock time.")
     out = training.write_zoo_folder(args.out, {
         "config.json": config,
         vocabulary_file: vocabulary.save,

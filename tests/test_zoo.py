@@ -169,3 +169,16 @@ def test_load_weights_into_a_model_with_new_layers(tmp_path):
         np.testing.assert_allclose(w, v, atol=1e-3)  # fp16 on disk
     for w, v in zip(gate, pointer.get_layer("Pointer-Gate").get_weights()):
         np.testing.assert_array_equal(w, v)
+
+
+def test_card_lists_every_training_stage_and_pretraining():
+    stages = {"command": "python examples/t.py --pointer --initial-weights B",
+              "continued_from": {"command": "python examples/t.py --initial-weights A",
+                                 "continued_from": {"command": "python examples/t.py --news-pretraining-epochs 3"}}}
+    assert model_card.recipe_stages(stages) == (
+        "`python examples/t.py --news-pretraining-epochs 3 --out STAGE1`, then "
+        "`python examples/t.py --initial-weights A --out STAGE2`, then `python examples/t.py --pointer --initial-weights B`")
+    assert "People's Daily" in model_card.pretraining_note(stages)
+    assert model_card.pretraining_note({"command": "python examples/t.py"}) == ""
+    assert "PointerGenerator" in model_card.describe({"family": "lstm_seq2seq", "builder": {"pointer": True}})
+    assert "PointerGenerator" not in model_card.describe({"family": "lstm_seq2seq", "builder": {}})
