@@ -170,8 +170,13 @@ def main():
               "max_source_length": args.max_source, "source_tail": args.source_tail,
               "max_target_length": args.max_target, "generation": {"num_beams": 4},
               "training": training.record(__file__, args, minutes)}
-    if args.initial_weights:  # the whole recipe is both runs
+    if args.initial_weights:  # the whole recipe is every stage; `cgen train` reruns them in order
         config["training"]["continued_from"] = previous["training"]
+        earlier, stage = previous["training"], 0
+        while earlier:
+            earlier, stage = earlier.get("continued_from"), stage + 1
+        config["training"]["command"] = config["training"]["command"].replace(
+            f"--initial-weights {args.initial_weights}", f"--initial-weights STAGE{stage}")
         config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)
         config["training"]["note"] = ("Trained in stages, each continued from the previous stage's folder with a "
                                       "fresh Adam; minutes add up every stage's wall-clock time.")

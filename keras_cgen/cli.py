@@ -58,22 +58,25 @@ def recipe_argv(command, out, extra=()):
 
 
 def train_command(args):
-    """Runs the recipe recorded in zoo model `name`'s config; a two-stage recipe
-    (`continued_from`) runs its first stage into `<out>-stage1` and continues
-    from there."""
+    """Runs the recipe recorded in zoo model `name`'s config. A recipe run in
+    stages (each `continued_from` the one before, its `--initial-weights`
+    recorded as STAGE<k>) runs stage k into `<out>-stage<k>`, oldest first."""
     from keras_cgen import zoo
 
     training = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
-    command = recipe_argv(training.get("command", ""), args.out, args.recipe_args)
-    if "continued_from" in training:
-        stage1 = f"{args.out}-stage1"
-        first = recipe_argv(training["continued_from"]["command"], stage1)
-        print("running:", shlex.join(first), flush=True)
-        if subprocess.call(first):
-            return 1
-        command = [stage1 if part == "STAGE1" else part for part in command]
-    print("running:", shlex.join(command), flush=True)
-    return subprocess.call(command)
+    stages = [] if training else [""]  # "": recipe_argv refuses, naming the problem
+    while training:
+        stages.insert(0, training.get("command", ""))
+        training = training.get("continued_from")
+    folders = {f"STAGE{k}": f"{args.out}-stage{k}" for k in range(1, len(stages))}
+    for k, command in enumerate(stages, start=1):
+        last = k == len(stages)
+        argv = recipe_argv(command, args.out if last else folders[f"STAGE{k}"], args.recipe_args if last else ())
+        argv = [folders.get(part, part) for part in argv]
+        print("running:", shlex.join(argv), flush=True)
+        code = subprocess.call(argv)
+        if code or last:
+            return code
 
 
 def zoo_build_command(args):
@@ -201,7 +204,7 @@ def main(argv=None):
     train = commands.add_parser("train", help="train a zoo model's recipe (extra recipe options after --)")
     train.add_argument("name", help="zoo model whose recipe to run")
     train.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
-    train.add_argument("recipe_args", nargs="*", help="options passed on to the recipe, e.g. -- --epochs 2")
+    train.add_argument("recipe_args", nargs="*", help="after `--`: options passed on to the recipe, e.g. -- --epochs 2")
     train.set_defaults(run=train_command)
 
     evaluate = commands.add_parser("evaluate", help="ROUGE/BLEU with bootstrap intervals, greedy vs beam, lead")
@@ -245,7 +248,14 @@ def main(argv=None):
     check.add_argument("dir")
     check.set_defaults(run=serve_check_command)
 
-    args = parser.parse_args(argv)
+    # `cgen train NAME --out DIR -- --epochs 5`: what follows "--" goes to the recipe untouched
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed_on = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if passed_on and args.command != "train":
+        parser.error(f"options after `--` ({' '.join(passed_on)}) are only for `cgen train`")
+    if args.command == "train":
+        args.recipe_args = [*args.recipe_args, *passed_on]
     return args.run(args)
 
 

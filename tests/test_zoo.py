@@ -182,3 +182,29 @@ def test_card_lists_every_training_stage_and_pretraining():
     assert model_card.pretraining_note({"command": "python examples/t.py"}) == ""
     assert "PointerGenerator" in model_card.describe({"family": "lstm_seq2seq", "builder": {"pointer": True}})
     assert "PointerGenerator" not in model_card.describe({"family": "lstm_seq2seq", "builder": {}})
+
+
+def test_cgen_train_reruns_every_stage_in_order(tmp_path, monkeypatch):
+    folder = tmp_path / "staged"
+    folder.mkdir()
+    recipe = "python examples/task_seq2seq_lstm_copy.py --language en"
+    (folder / "config.json").write_text(json.dumps({"training": {
+        "command": f"{recipe} --pointer --initial-weights STAGE2",
+        "continued_from": {"command": f"{recipe} --initial-weights STAGE1",
+                           "continued_from": {"command": f"{recipe} --epochs 3"}}}}))
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda argv: calls.append(argv) or 0)
+    assert cli.main(["train", str(folder), "--out", str(tmp_path / "new"), "--", "--epochs", "1"]) == 0
+    out = str(tmp_path / "new")
+    assert [argv[1:] for argv in calls] == [
+        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--epochs", "3",
+         "--out", f"{out}-stage1"],
+        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--initial-weights",
+         f"{out}-stage1", "--out", f"{out}-stage2"],
+        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--pointer",
+         "--initial-weights", f"{out}-stage2", "--epochs", "1", "--out", out]]
+    calls.clear()
+    monkeypatch.setattr(cli.subprocess, "call", lambda argv: calls.append(argv) or 3)
+    assert cli.main(["train", str(folder), "--out", out]) == 3 and len(calls) == 1  # a failed stage stops the rest
+    with pytest.raises(SystemExit):
+        cli.main(["zoo", "list", "--", "--epochs", "1"])  # only `train` passes options on
