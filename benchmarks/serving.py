@@ -1,7 +1,7 @@
 """Serving latency of the zoo title models: Keras `generate` vs the SavedModel
 loaded in a fresh TensorFlow process vs onnxruntime, same inputs, same run.
 
-    .venv/bin/python benchmarks/serving.py --models autotitle-lstm-en autotitle-unilm-en --requests 30
+    .venv/bin/python benchmarks/serving.py --models autotitle-lstm-zh autotitle-lstm-en autotitle-unilm-en --requests 30
 
 Each runtime runs in its own process, one after the other (never in parallel),
 on held-out test descriptions: batch-1 and batch-8 requests, after two
@@ -65,7 +65,7 @@ print(json.dumps(result))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["autotitle-lstm-en", "autotitle-unilm-en"])
+    parser.add_argument("--models", nargs="+", default=["autotitle-lstm-zh", "autotitle-lstm-en", "autotitle-unilm-en"])
     parser.add_argument("--requests", type=int, default=30, help="timed requests per batch size")
     args = parser.parse_args()
 
