@@ -172,9 +172,7 @@ def main():
               "training": training.record(__file__, args, minutes)}
     if args.initial_weights:  # the whole recipe is every stage; `cgen train` reruns them in order
         config["training"]["continued_from"] = previous["training"]
-        earlier, stage = previous["training"], 0
-        while earlier:
-            earlier, stage = earlier.get("continued_from"), stage + 1
+        stage = len(training.stage_commands(previous["training"]))
         config["training"]["command"] = config["training"]["command"].replace(
             f"--initial-weights {args.initial_weights}", f"--initial-weights STAGE{stage}")
         config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)

