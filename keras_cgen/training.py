@@ -1,5 +1,5 @@
 """What the zoo recipes share: `model.fit` with checkpoints and early stopping,
-and writing a zoo folder atomically."""
+the "training" record, and `save_zoo_model`, which ends every recipe."""
 
 import json
 import platform
@@ -114,6 +114,20 @@ def write_zoo_folder(out, files):
         shutil.rmtree(work, ignore_errors=True)
         raise
     return out
+
+
+def save_zoo_model(out, config, model, vocabulary, work=None, files=None):
+    """Ends every recipe: writes the zoo folder `out` (never overwritten,
+    written whole or not at all) with `config.json` (a `ZooConfig`), the
+    vocabulary, `model`'s weights (fp16 safetensors), the training log
+    `work/history.csv` and any other `files` (as `write_zoo_folder` takes them)."""
+    from keras_cgen import zoo
+
+    content = {"config.json": config.to_dict(), config.vocabulary: vocabulary.save,
+               config.weights: lambda path: zoo.save_weights(model, path)}
+    if work is not None:
+        content["history.csv"] = (Path(work) / "history.csv").read_text()
+    return write_zoo_folder(out, {**content, **(files or {})})
 
 
 def work_dir(prefix):

@@ -48,9 +48,9 @@ def test_steps_equal_the_full_model(model):
     ids = np.array([[4, 9, 2, 7, 7, 1], [3, 3, 8, 2, 5, 6]], "int32")
     full = np.asarray(model(ids))
     decoder = CharRNNDecoder(model)
-    state = decoder.init(2)
+    state, _, shared = decoder.init(ids, max_new_tokens=1)
     for t in range(ids.shape[1]):
-        logits, state = decoder.step(ids[:, t], state, t)
+        logits, state = decoder.step(ids[:, t], state, t, shared, "where")
         np.testing.assert_allclose(np.asarray(logits), full[:, t], atol=1e-5)
 
 

@@ -62,9 +62,9 @@ def test_training_step_with_xla_and_round_trip(tmp_path, pointer):
                                               (dict(num_beams=3, num_return_sequences=2, eos_token_id=END), True)])
 def test_cached_lstm_step_equals_rerunning_the_model(settings, pointer):
     model = trained_looking_model(pointer=pointer)
-    decoder = LSTMSeq2SeqDecoder(model)
-    state, start = decoder.init(SOURCES, START)
-    cached = generate(decoder.step, state, start, max_new_tokens=6, **settings)
+    decoder = LSTMSeq2SeqDecoder(model, start_id=START)
+    cached = decoder.generate(SOURCES, max_new_tokens=6, **settings)
+    start = np.full((len(SOURCES),), START, "int32")
 
     max_new = 6
 

@@ -82,8 +82,7 @@ def test_decode_graph_converts_to_onnx(settings):
 
     @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32, name="token_ids")])
     def run(token_ids):
-        state, start_ids = decoder.init({"token_ids": token_ids}, plan.max_new_tokens)
-        out = decode(decoder.step, plan, state, start_ids[:, None], tf.constant([0, 0]))
+        out = decoder.decode({"token_ids": token_ids}, plan, tf.constant([0, 0]))
         return {"sequences": out.sequences, "scores": out.scores}
 
     ops = {op.type for f in [run.get_concrete_function()] for op in f.graph.get_operations()}

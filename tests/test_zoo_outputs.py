@@ -35,9 +35,9 @@ def outputs(name):
     import keras_cgen
 
     generator = keras_cgen.zoo.load(name)
-    family = generator.config["family"]
+    family = generator.config.family
     if family in ("lstm_seq2seq", "unilm"):
-        texts = TITLE_TEXTS[generator.config["language"]]
+        texts = TITLE_TEXTS[generator.config.language]
         beam, beam_scores = generator.generate(texts, num_beams=4, return_scores=True)
         greedy, greedy_scores = generator.generate(texts, num_beams=1, return_scores=True)
         return {"beam": beam, "beam_scores": beam_scores, "greedy": greedy, "greedy_scores": greedy_scores}

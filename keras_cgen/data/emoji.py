@@ -58,34 +58,3 @@ def load_emoji(root=None, size=64):
         row.pop("svg")
         splits[split_of("emoji:" + row["hexcode"], valid_share=0.05, test_share=0.1)].append(row)
     return splits
-
-
-def read_image(path_or_image, size=64):
-    """A PNG/JPEG path, a PIL image or an array -> float32 `[size, size, 3]` in
-    [0, 1]. Anything else, or an image that is not RGB/RGBA/grey, is an error."""
-    from PIL import Image
-    from PIL import UnidentifiedImageError
-
-    image = path_or_image
-    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
-        try:
-            image = Image.open(image)
-            image.load()
-        except (UnidentifiedImageError, OSError) as error:
-            raise ValueError(f"images: {path_or_image!r} is not a readable image file ({error}).") from None
-    if isinstance(image, Image.Image):
-        if image.mode in ("RGBA", "LA", "P"):
-            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(white, image.convert("RGBA"))
-        image = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), "float32") / 255.0
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(f"images: an array must be [height, width, 3] (or [height, width]), got shape {array.shape}.")
-    if array.dtype == np.uint8:
-        array = array.astype("float32") / 255.0
-    if array.shape[:2] != (size, size):
-        array = np.asarray(Image.fromarray((np.clip(array, 0, 1) * 255).astype("uint8")).resize((size, size)),
-                           "float32") / 255.0
-    return array.astype("float32")

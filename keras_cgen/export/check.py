@@ -1,65 +1,46 @@
 """`cgen serve-check DIR`: load an export in a fresh process and answer a few
-requests, bad ones included. The SavedModel check imports only TensorFlow
-(and tensorflow-text when the export's metadata asks for it)."""
+requests, bad ones included. The SavedModel check's process imports only
+TensorFlow (and tensorflow-text when the export's metadata asks for it), the
+ONNX check's only onnxruntime and numpy: requests are prepared here, by the
+export's family (`client_feed`, `request_bytes`), as a client would."""
 
+import base64
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-REQUESTS = ["Atril is a simple multi-page document viewer. It can display and print PostScript and PDF files.",
-            "这是一个允许你从 Shell 创建 X 菜单的简单程序。", "", "   ", "x" * 10_000, "☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
+import numpy as np
 
 SAVED_MODEL = """
-import json, os, sys, time
+import base64, json, sys, time
 import tensorflow as tf
-path, requests = sys.argv[1], json.loads(sys.argv[2])
+path, requests = sys.argv[1], [base64.b64decode(r) for r in json.loads(sys.argv[2])]
 meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
 if "tensorflow-text" in meta["requires"]:
     import tensorflow_text  # noqa: F401
 serve = tf.saved_model.load(path).signatures["serving_default"]
-name = next(iter(meta["signature"]["inputs"]))  # "text", or "condition" for conditional LMs
+name = next(iter(meta["signature"]["inputs"]))
 start = time.perf_counter()
-if name == "image":  # requests are image files (anything else is sent as its bytes)
-    requests = [open(r, "rb").read() if os.path.isfile(r) else r.encode() for r in requests]
 out = serve(**{name: tf.constant(requests)})
-print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist(),
-                  "seconds": time.perf_counter() - start, "requires": meta["requires"]}))
+seconds = time.perf_counter() - start
+answer = {key: [v.decode() if isinstance(v, bytes) else v for v in value.numpy().tolist()] for key, value in out.items()}
+print(json.dumps({"answer": answer, "seconds": seconds, "requires": meta["requires"]}))
 """
 
 ONNX = """
-import json, sys, time, warnings
+import json, sys, time
 import numpy as np, onnxruntime
-from keras_cgen.text import pad_rows
-from keras_cgen.zoo import load_vocabulary
-from keras_cgen.text import truncate
-path, requests = sys.argv[1], json.loads(sys.argv[2])
-meta = json.load(open(path + "/metadata.json"))
-vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
-name = next(iter(meta["inputs"]))
-if name == "image":  # captioner: image files, decoded as the generator does (unreadable: white)
-    from keras_cgen.data.emoji import read_image
-    def pixels(r):
-        try:
-            return read_image(r, meta["image_size"])
-        except ValueError:
-            return np.ones((meta["image_size"],) * 2 + (3,), "float32")
-    feed = np.stack([pixels(r) for r in requests])
-elif name == "condition":  # conditional LM: one-hot labels (unknown: zeros)
-    labels = meta["labels"]
-    feed = np.array([[float(t == label) for label in labels] for t in requests], "float32")
-elif name == "prompt_ids":  # character LM: left-padded prompts
-    rows = [vocabulary.encode(t or "\\n")[-meta["max_prompt"]:] for t in requests]
-    feed = np.array([[0] * (max(map(len, rows)) - len(r)) + list(r) for r in rows], "int32")
-else:
-    rows = [truncate(vocabulary.encode(t) if t.strip() else [], meta["max_source_length"], meta.get("source_tail", 0))
-            for t in requests]
-    feed = pad_rows([r or [0] for r in rows])
+path, feed = sys.argv[1], sys.argv[2]
+with np.load(feed) as arrays:
+    name, inputs = arrays.files[0], arrays[arrays.files[0]]
 session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
 start = time.perf_counter()
-sequences, scores = session.run(["sequences", "scores"], {name: feed})
-print(json.dumps({"text": [vocabulary.decode(s[0]) for s in sequences], "score": scores[:, 0].tolist(),
-                  "seconds": time.perf_counter() - start, "requires": ["onnxruntime"]}))
+sequences, scores = session.run(["sequences", "scores"], {name: inputs})
+seconds = time.perf_counter() - start
+np.savez(feed, sequences=sequences, scores=scores)
+print(json.dumps({"seconds": seconds, "requires": ["onnxruntime"]}))
 """
 
 
@@ -77,39 +58,41 @@ def export_kind(path):
     raise FileNotFoundError(f"'{path}' is not an export: expected model.onnx, saved_model.pb or version folders.")
 
 
-LABEL_REQUESTS = ["positive", "negative", "", "neutral"]
+def read_metadata(kind, path):
+    """The export's metadata and the `Generator` class of its family."""
+    from keras_cgen.zoo import family
+
+    metadata = json.loads((path / ("assets.extra/keras_cgen.json" if kind == "saved_model" else "metadata.json"))
+                          .read_text())
+    return metadata, family(metadata["family"]).generator_class()
 
 
-def image_requests(size):
-    """Image files for a captioner's check: a PNG with transparency, a JPEG,
-    a larger PNG (resized) and a file that is not an image."""
-    import tempfile
-
-    from PIL import Image
-    from PIL import ImageDraw
-
-    folder = Path(tempfile.mkdtemp(prefix="cgen-serve-check-"))
-    face = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    ImageDraw.Draw(face).ellipse([4, 4, size - 4, size - 4], fill=(250, 200, 40, 255), outline=(0, 0, 0, 255))
-    face.save(folder / "face.png")
-    face.convert("RGB").save(folder / "face.jpg")
-    face.resize((3 * size, 3 * size)).save(folder / "large.png")
-    (folder / "notes.txt").write_text("not an image")
-    return [str(folder / name) for name in ("face.png", "face.jpg", "large.png", "notes.txt")]
+def run(script, *argv):
+    result = subprocess.run([sys.executable, "-c", script, *map(str, argv)], capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"The export at '{argv[0]}' failed to answer:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def serve_check(path, requests=None):
-    """Answers `requests` (default: texts, or labels for a conditional LM)
-    from the export at `path` in a fresh Python process."""
+    """Answers `requests` (default: the family's `check_requests`) from the
+    export at `path` in a fresh Python process. Returns `{"kind", "path",
+    "requests", "answer": {output: [...]}, "seconds", "requires"}`."""
+    from keras_cgen.text import load_vocabulary
+
     kind, path = export_kind(path)
-    if requests is None:
-        metadata = path / ("assets.extra/keras_cgen.json" if kind == "saved_model" else "metadata.json")
-        metadata = json.loads(metadata.read_text())
-        requests = (LABEL_REQUESTS if "labels" in metadata else
-                    image_requests(metadata["image_size"]) if "image_size" in metadata else REQUESTS)
-    script = SAVED_MODEL if kind == "saved_model" else ONNX
-    result = subprocess.run([sys.executable, "-c", script, str(path), json.dumps(requests)],
-                            capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"The {kind} export at '{path}' failed to answer:\n{result.stderr[-3000:]}")
-    return {"kind": kind, "path": str(path), **json.loads(result.stdout.strip().splitlines()[-1])}
+    metadata, generator_class = read_metadata(kind, path)
+    requests = generator_class.check_requests(metadata) if requests is None else requests
+    if kind == "saved_model":
+        payload = [base64.b64encode(data).decode() for data in generator_class.request_bytes(requests)]
+        result = run(SAVED_MODEL, path, json.dumps(payload))
+    else:
+        vocabulary = load_vocabulary(path / metadata["vocabulary"])
+        name = next(iter(metadata["inputs"]))
+        with tempfile.TemporaryDirectory(prefix="cgen-serve-check-") as folder:
+            feed = Path(folder) / "feed.npz"
+            np.savez(feed, **{name: generator_class.client_feed(requests, metadata, vocabulary)})
+            result = run(ONNX, path, feed)
+            with np.load(feed) as outputs:
+                result["answer"] = generator_class.client_answer(outputs["sequences"], outputs["scores"], vocabulary)
+    return {"kind": kind, "path": str(path), "requests": requests, **result}

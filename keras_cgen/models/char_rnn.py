@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from keras_cgen.decoding import engine
+from keras_cgen.decoding.decoder import Decoder
 
 
 def build_char_rnn(vocabulary_size, embedding_dim=64, hidden_units=512, num_layers=2, dropout=0.0):
@@ -40,8 +41,9 @@ def build_char_rnn(vocabulary_size, embedding_dim=64, hidden_units=512, num_laye
     return keras.Model(token_ids, logits, name="char_rnn")
 
 
-class CharRNNDecoder:
-    """The `init` / `step` pair of `build_char_rnn` for the decoding engine.
+class CharRNNDecoder(Decoder):
+    """The cached decoder of `build_char_rnn`: each step feeds one character
+    through the LSTM cells, carrying each layer's (h, c).
 
     Prompts are *left*-padded with 0: a step on id 0 leaves the state as it
     was, so every row's prompt ends in the last column and the engine
@@ -54,18 +56,20 @@ class CharRNNDecoder:
     """
 
     def __init__(self, model):
-        self.model = model
+        super().__init__(model)
         self.num_layers = sum(1 for layer in model.layers if layer.name.startswith("LSTM-") and
                               not layer.name.endswith("Dropout"))
-        self.layer = model.get_layer
-        self._compiled = {}
 
-    def init(self, batch):
-        units = self.layer("LSTM-1").units
-        zeros = ops.zeros((batch, units), dtype=self.model.compute_dtype)
-        return {f"{kind}{i}": zeros for i in range(1, self.num_layers + 1) for kind in "hc"}
+    def check_inputs(self, prompt_ids):
+        return engine.check_batch_ids("prompt_ids", prompt_ids)
 
-    def step(self, last_token_ids, state, index):
+    def init(self, prompt_ids, max_new_tokens):
+        prompt_ids = ops.cast(prompt_ids, "int32")
+        zeros = ops.zeros((ops.shape(prompt_ids)[0], self.layer("LSTM-1").units), dtype=self.model.compute_dtype)
+        state = {f"{kind}{i}": zeros for i in range(1, self.num_layers + 1) for kind in "hc"}
+        return state, prompt_ids, {}
+
+    def step(self, last_token_ids, state, index, shared, cache_write):
         x = self.layer("Embedding")(last_token_ids)
         new = {}
         keep = ops.equal(last_token_ids, 0)[:, None]  # left padding: no state change
@@ -74,18 +78,3 @@ class CharRNNDecoder:
             new[f"h{i}"] = ops.where(keep, state[f"h{i}"], h)
             new[f"c{i}"] = ops.where(keep, state[f"c{i}"], c)
         return self.layer("Output-Logits")(x), new
-
-    def decode(self, prompt_ids, settings, seed):
-        """The engine's loop from zero states over left-padded `prompt_ids`
-        `[B, P]`. Callable inside any `tf.function`."""
-        prompt_ids = ops.cast(prompt_ids, "int32")
-        return engine.decode(self.step, settings, self.init(ops.shape(prompt_ids)[0]), prompt_ids, seed)
-
-    def generate(self, prompt_ids, *, max_new_tokens, seed=None, jit_compile=True, **kwargs):
-        """Continues each left-padded prompt row; keyword arguments are those
-        of `keras_cgen.decoding.generate` (`do_sample`, `temperature`, ...)."""
-        settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
-        prompt_ids = engine.check_batch_ids("prompt_ids", prompt_ids)
-        run = engine.compile_once(self._compiled, (settings, jit_compile),
-                                  lambda ids, seed: self.decode(ids, settings, seed), jit_compile)
-        return run(prompt_ids, engine.seed_tensor(seed))

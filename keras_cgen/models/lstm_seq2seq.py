@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from keras_cgen.decoding import engine
+from keras_cgen.decoding.decoder import Decoder
 from keras_cgen.layers import CopyPrior
 from keras_cgen.layers import PointerGenerator
 
@@ -54,28 +55,44 @@ def build_lstm_seq2seq(vocabulary_size, embedding_dim=128, hidden_units=128, cop
         raise ValueError(f"`hidden_units` must be even (the encoder is bidirectional), got {hidden_units}.")
     source_ids = keras.Input((None,), dtype="int32", name="source_ids")
     target_ids = keras.Input((None,), dtype="int32", name="target_ids")
-    embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="Embedding")
-    source_mask = ops.not_equal(source_ids, 0)
-
-    x = keras.layers.Dropout(dropout, name="Encoder-Dropout")(embedding(source_ids))
-    for i in (1, 2):
-        x = keras.layers.Bidirectional(keras.layers.LSTM(hidden_units // 2, return_sequences=True),
-                                       name=f"Encoder-BiLSTM-{i}")(x, mask=source_mask)
-    encoded = x
-
-    y = keras.layers.Dropout(dropout, name="Decoder-Dropout")(embedding(target_ids))
-    for i in (1, 2):
-        y = keras.layers.LSTM(hidden_units, return_sequences=True, name=f"Decoder-LSTM-{i}")(y)
+    layers = {layer.name: layer for layer in [
+        keras.layers.Embedding(vocabulary_size, embedding_dim, name="Embedding"),
+        keras.layers.Dropout(dropout, name="Encoder-Dropout"),
+        *(keras.layers.Bidirectional(keras.layers.LSTM(hidden_units // 2, return_sequences=True),
+                                     name=f"Encoder-BiLSTM-{i}") for i in (1, 2)),
+        keras.layers.Dropout(dropout, name="Decoder-Dropout"),
+        *(keras.layers.LSTM(hidden_units, return_sequences=True, name=f"Decoder-LSTM-{i}") for i in (1, 2)),
+        keras.layers.Dense(embedding_dim, activation="leaky_relu", name="Output-Hidden"),
+        keras.layers.Dense(vocabulary_size, dtype="float32", name="Output-Logits"),
+        *([CopyPrior(vocabulary_size, dtype="float32", name="Copy-Prior")] if copy_prior else []),
+        *([keras.layers.Dense(1, dtype="float32", name="Pointer-Gate"),
+           PointerGenerator(vocabulary_size, dtype="float32", name="Pointer")] if pointer else []),
+    ]}
+    encoded, source_mask = encode(layers.get, source_ids)
+    y = decoder_states(layers.get, target_ids)
     context, weights = attend(y, encoded, source_mask)
-    layers = {"Output-Hidden": keras.layers.Dense(embedding_dim, activation="leaky_relu", name="Output-Hidden"),
-              "Output-Logits": keras.layers.Dense(vocabulary_size, dtype="float32", name="Output-Logits")}
-    if copy_prior:
-        layers["Copy-Prior"] = CopyPrior(vocabulary_size, dtype="float32", name="Copy-Prior")
-    if pointer:
-        layers["Pointer-Gate"] = keras.layers.Dense(1, dtype="float32", name="Pointer-Gate")
-        layers["Pointer"] = PointerGenerator(vocabulary_size, dtype="float32", name="Pointer")
     logits = output_head(layers, y, context, weights, source_ids)
     return keras.Model({"source_ids": source_ids, "target_ids": target_ids}, logits, name="lstm_seq2seq")
+
+
+def encode(layer, source_ids):
+    """The encoder (`layer(name)` gives each named layer): `[B, S]` ids ->
+    `[B, S, units]` states and the `[B, S]` source mask. The training model,
+    the cached decoder and `attention_map` all run this."""
+    mask = ops.not_equal(source_ids, 0)
+    x = layer("Encoder-Dropout")(layer("Embedding")(source_ids))
+    for i in (1, 2):
+        x = layer(f"Encoder-BiLSTM-{i}")(x, mask=mask)
+    return x, mask
+
+
+def decoder_states(layer, target_ids):
+    """The decoder LSTMs over a whole teacher-forced target `[B, T]` (the cached
+    decoder runs their cells one token at a time instead)."""
+    y = layer("Decoder-Dropout")(layer("Embedding")(target_ids))
+    for i in (1, 2):
+        y = layer(f"Decoder-LSTM-{i}")(y)
+    return y
 
 
 def output_head(layers, y, context, weights, source_ids):
@@ -90,73 +107,51 @@ def output_head(layers, y, context, weights, source_ids):
     return logits
 
 
-class LSTMSeq2SeqDecoder:
-    """The `init` / `step` pair of `build_lstm_seq2seq`: the encoder runs once,
-    each step feeds one token through the two LSTM cells, carrying (h, c).
+class LSTMSeq2SeqDecoder(Decoder):
+    """The cached decoder of `build_lstm_seq2seq`: the encoder runs once, each
+    step feeds one token through the two LSTM cells, carrying (h, c).
+
+    Args:
+        model: from `build_lstm_seq2seq`.
+        start_id: the token every title starts from.
 
     Example:
-    >>> decoder = LSTMSeq2SeqDecoder(model)                         # doctest: +SKIP
-    >>> state, start = decoder.init(source_ids, start_id=2)         # doctest: +SKIP
-    >>> generate(decoder.step, state, start, max_new_tokens=20, num_beams=4)  # doctest: +SKIP
+    >>> decoder = LSTMSeq2SeqDecoder(model, start_id=2)               # doctest: +SKIP
+    >>> decoder.generate(source_ids, max_new_tokens=20, num_beams=4)  # doctest: +SKIP
     """
 
-    def __init__(self, model):
-        self.model = model
-        self.layer = model.get_layer
-        self.head = {layer.name: layer for layer in model.layers
-                     if layer.name in ("Output-Hidden", "Output-Logits", "Copy-Prior", "Pointer-Gate", "Pointer")}
-        self._compiled = {}
+    HEAD = ("Output-Hidden", "Output-Logits", "Copy-Prior", "Pointer-Gate", "Pointer")
 
-    def init(self, source_ids, start_id):
+    def __init__(self, model, start_id):
+        super().__init__(model)
+        self.start_id = int(start_id)
+        self.head = {layer.name: layer for layer in model.layers if layer.name in self.HEAD}
+
+    def check_inputs(self, source_ids):
+        return engine.check_batch_ids("source_ids", source_ids)
+
+    def init(self, source_ids, max_new_tokens):
         source_ids = ops.cast(source_ids, "int32")
-        mask = ops.not_equal(source_ids, 0)
-        x = self.layer("Embedding")(source_ids)
-        for i in (1, 2):
-            x = self.layer(f"Encoder-BiLSTM-{i}")(x, mask=mask)
+        encoded, mask = encode(self.layer, source_ids)
         batch = ops.shape(source_ids)[0]
-        units = self.layer("Decoder-LSTM-1").units
-        zeros = ops.zeros((batch, units), dtype=x.dtype)
-        state = {"encoded": x, "source_mask": mask, "source_ids": source_ids,
+        zeros = ops.zeros((batch, self.layer("Decoder-LSTM-1").units), dtype=encoded.dtype)
+        state = {"encoded": encoded, "source_mask": mask, "source_ids": source_ids,
                  "h1": zeros, "c1": zeros, "h2": zeros, "c2": zeros}
-        return state, ops.full((batch,), start_id, dtype="int32")
+        return state, ops.full((batch, 1), self.start_id, dtype="int32"), {}
 
-    def step(self, last_token_ids, state, index):
+    def step(self, last_token_ids, state, index, shared, cache_write):
         y = self.layer("Embedding")(last_token_ids)
         new = dict(state)
         for i in (1, 2):
-            cell = self.layer(f"Decoder-LSTM-{i}").cell
-            y, (h, c) = cell(y, [state[f"h{i}"], state[f"c{i}"]])
+            y, (h, c) = self.layer(f"Decoder-LSTM-{i}").cell(y, [state[f"h{i}"], state[f"c{i}"]])
             new[f"h{i}"], new[f"c{i}"] = h, c
         context, weights = attend(y[:, None, :], state["encoded"], state["source_mask"])
         return output_head(self.head, y, context[:, 0], weights[:, 0], state["source_ids"]), new
-
-    def decode(self, source_ids, settings, seed, start_id):
-        """`init` + the engine's loop. Callable inside any `tf.function`."""
-        state, start = self.init(source_ids, start_id)
-        return engine.decode(self.step, settings, state, start[:, None], seed)
-
-    def generate(self, source_ids, *, start_id, max_new_tokens, seed=None, jit_compile=True, **kwargs):
-        """`init` then the decode loop, compiled together into one graph.
-
-        Keyword arguments are those of `keras_cgen.decoding.generate`.
-        """
-        settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
-        source_ids = engine.check_batch_ids("source_ids", source_ids)
-        run = engine.compile_once(self._compiled, (settings, int(start_id), jit_compile),
-                                  lambda ids, seed: self.decode(ids, settings, seed, start_id), jit_compile)
-        return run(source_ids, engine.seed_tensor(seed))
 
 
 def attention_map(model, source_ids, target_ids):
     """The decoder's attention over the source, `[B, T, S]`, for teacher-forced
     `target_ids` (start token + title): what the model looks at for each token."""
-    layer = model.get_layer
     source_ids, target_ids = ops.cast(source_ids, "int32"), ops.cast(target_ids, "int32")
-    mask = ops.not_equal(source_ids, 0)
-    x = layer("Embedding")(source_ids)
-    for i in (1, 2):
-        x = layer(f"Encoder-BiLSTM-{i}")(x, mask=mask)
-    y = layer("Embedding")(target_ids)
-    for i in (1, 2):
-        y = layer(f"Decoder-LSTM-{i}")(y)
-    return attend(y, x, mask)[1]
+    encoded, mask = encode(model.get_layer, source_ids)
+    return attend(decoder_states(model.get_layer, target_ids), encoded, mask)[1]

@@ -167,66 +167,98 @@ def build_transformer(
     segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
     inputs = {"token_ids": token_ids, "segment_ids": segment_ids}
 
+    def norm(name):
+        return ConditionalLayerNormalization(epsilon=config.layer_norm_epsilon, name=name)
+
+    def dense(units, name, activation=None, **kwargs):
+        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer(), name=name, **kwargs)
+
     condition = None
     if condition_size is not None:
-        condition = keras.Input((condition_size,), name="condition")
-        inputs["condition"] = condition
+        condition = inputs["condition"] = keras.Input((condition_size,), name="condition")
         if condition_hidden_units:
-            condition = keras.layers.Dense(
-                condition_hidden_units, activation=condition_hidden_activation,
-                kernel_initializer=initializer(), name="Condition-Projection",
-            )(condition)
+            condition = dense(condition_hidden_units, "Condition-Projection", condition_hidden_activation)(condition)
 
-    def norm(x, name):
-        layer = ConditionalLayerNormalization(epsilon=config.layer_norm_epsilon, name=name)
-        return layer(x) if condition is None else layer([x, condition])
-
-    token_embedding = keras_hub.layers.ReversibleEmbedding(
-        config.vocabulary_size, config.hidden_size, embeddings_initializer=initializer(), name="Embedding-Token"
-    )
-    x = token_embedding(token_ids)
-    segments = keras.layers.Embedding(
-        config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer(), name="Embedding-Segment"
-    )(segment_ids)
-    x = keras.layers.Add(name="Embedding-Token-Segment")([x, segments])
-    positions = keras_hub.layers.PositionEmbedding(
-        config.max_position, initializer=initializer(), name="Embedding-Position"
-    )(x)
-    x = keras.layers.Add(name="Embedding-Add-Position")([x, positions])
-    x = norm(x, "Embedding-Norm")
-    x = keras.layers.Dropout(config.dropout, name="Embedding-Dropout")(x)
+    layers = [
+        keras_hub.layers.ReversibleEmbedding(config.vocabulary_size, config.hidden_size,
+                                             embeddings_initializer=initializer(), name="Embedding-Token"),
+        keras.layers.Embedding(config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer(),
+                               name="Embedding-Segment"),
+        keras.layers.Add(name="Embedding-Token-Segment"),
+        keras_hub.layers.PositionEmbedding(config.max_position, initializer=initializer(), name="Embedding-Position"),
+        keras.layers.Add(name="Embedding-Add-Position"),
+        norm("Embedding-Norm"),
+        keras.layers.Dropout(config.dropout, name="Embedding-Dropout"),
+    ]
+    for i in range(config.num_layers):
+        name = f"Transformer-{i}-MultiHeadSelfAttention"
+        layers += [CachedMultiHeadAttention(config.num_heads, config.head_size, dropout=config.attention_dropout,
+                                            kernel_initializer=initializer(), name=name),
+                   keras.layers.Dropout(config.dropout, name=f"{name}-Dropout"),
+                   keras.layers.Add(name=f"{name}-Add"), norm(f"{name}-Norm")]
+        name = f"Transformer-{i}-FeedForward"
+        layers += [dense(config.intermediate_size, f"{name}-Intermediate", act),
+                   dense(config.hidden_size, f"{name}-Output"),
+                   keras.layers.Dropout(config.dropout, name=f"{name}-Dropout"),
+                   keras.layers.Add(name=f"{name}-Add"), norm(f"{name}-Norm")]
+    if application != "encoder":
+        # float32 logits whatever the policy: softmax/cross-entropy need the range.
+        layers += [dense(config.hidden_size, "MLM-Dense", act), norm("MLM-Norm"),
+                   BiasAdd(dtype="float32", name="MLM-Bias")]
+    layer = {layer.name: layer for layer in layers}.get
 
     mode = {"encoder": "bidirectional", "lm": "causal", "unilm": "unilm"}[application]
     mask = AttentionMask(mode, name="Attention-Mask")(token_ids, segment_ids)
-
-    for i in range(config.num_layers):
-        name = f"Transformer-{i}-MultiHeadSelfAttention"
-        y = CachedMultiHeadAttention(
-            config.num_heads, config.head_size, dropout=config.attention_dropout,
-            kernel_initializer=initializer(), name=name,
-        )(x, attention_mask=mask)
-        y = keras.layers.Dropout(config.dropout, name=f"{name}-Dropout")(y)
-        x = keras.layers.Add(name=f"{name}-Add")([x, y])
-        x = norm(x, f"{name}-Norm")
-
-        name = f"Transformer-{i}-FeedForward"
-        y = keras.layers.Dense(
-            config.intermediate_size, activation=act, kernel_initializer=initializer(), name=f"{name}-Intermediate"
-        )(x)
-        y = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(), name=f"{name}-Output")(y)
-        y = keras.layers.Dropout(config.dropout, name=f"{name}-Dropout")(y)
-        x = keras.layers.Add(name=f"{name}-Add")([x, y])
-        x = norm(x, f"{name}-Norm")
-
-    if application == "encoder":
-        outputs = x
-    else:
-        x = keras.layers.Dense(config.hidden_size, activation=act, kernel_initializer=initializer(), name="MLM-Dense")(x)
-        x = norm(x, "MLM-Norm")
-        x = token_embedding(x, reverse=True)
-        # float32 logits whatever the policy: softmax/cross-entropy need the range.
-        outputs = BiasAdd(dtype="float32", name="MLM-Bias")(x)
+    x, _ = forward(layer, config.num_layers, token_ids, segment_ids, mask, condition)
+    outputs = x if application == "encoder" else mlm_logits(layer, x, condition)
     return keras.Model(inputs, outputs, name=f"bert_{application}")
+
+
+def normalize(layer, x, condition):
+    """A LayerNorm of the model, conditional when the model has a condition."""
+    return layer(x) if condition is None else layer([x, condition])
+
+
+def forward(layer, num_layers, token_ids, segment_ids, mask, condition=None, positions=None, caches=None,
+            cache_index=0, shared=None, cache_write="where"):
+    """The transformer through its named layers (`layer(name)` gives each one):
+    the functional model is built by this function on symbolic inputs, and
+    `TransformerDecoder` runs it for one cached step. Returns the last hidden
+    states and, with `caches` (one `(keys, values)` per block), the new caches.
+
+    `positions` `[B, T]` (default `0..T-1`) places each row's tokens;
+    `shared` = (source caches, source mask) is the key/value cache of a source
+    read by every query row, never copied per beam."""
+    x = layer("Embedding-Token-Segment")([layer("Embedding-Token")(token_ids), layer("Embedding-Segment")(segment_ids)])
+    if positions is None:
+        position_embeddings = layer("Embedding-Position")(x)
+    else:
+        position_embeddings = ops.take(layer("Embedding-Position").position_embeddings, positions, axis=0)
+    x = layer("Embedding-Add-Position")([x, position_embeddings])
+    x = layer("Embedding-Dropout")(normalize(layer("Embedding-Norm"), x, condition))
+    new_caches = []
+    for i in range(num_layers):
+        name = f"Transformer-{i}-MultiHeadSelfAttention"
+        if caches is None:
+            y = layer(name)(x, attention_mask=mask)
+        else:
+            kwargs = {} if shared is None else {"shared_cache": shared[0][i], "shared_mask": shared[1]}
+            y, cache = layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index,
+                                   cache_write=cache_write, **kwargs)
+            new_caches.append(cache)
+        x = layer(f"{name}-Add")([x, layer(f"{name}-Dropout")(y)])
+        x = normalize(layer(f"{name}-Norm"), x, condition)
+        name = f"Transformer-{i}-FeedForward"
+        y = layer(f"{name}-Output")(layer(f"{name}-Intermediate")(x))
+        x = layer(f"{name}-Add")([x, layer(f"{name}-Dropout")(y)])
+        x = normalize(layer(f"{name}-Norm"), x, condition)
+    return x, new_caches
+
+
+def mlm_logits(layer, hidden, condition=None):
+    """The MLM head tied to the token embedding: hidden states -> float32 logits."""
+    x = normalize(layer("MLM-Norm"), layer("MLM-Dense")(hidden), condition)
+    return layer("MLM-Bias")(layer("Embedding-Token")(x, reverse=True))
 
 
 def config_from_model(model):

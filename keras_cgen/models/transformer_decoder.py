@@ -16,13 +16,14 @@ out of the loop state: beams never copy or reorder it.
 from keras import ops
 
 from keras_cgen.decoding import engine
+from keras_cgen.decoding.decoder import Decoder
 from keras_cgen.models.transformer import config_from_model
+from keras_cgen.models.transformer import forward
+from keras_cgen.models.transformer import mlm_logits
 
-SOURCE_KEYS = ("source_caches", "source_mask")
 
-
-class TransformerDecoder:
-    """The `init` / `step` pair of an "lm" or "unilm" transformer.
+class TransformerDecoder(Decoder):
+    """The cached decoder of an "lm" or "unilm" transformer.
 
     Args:
         model: a model from `build_transformer(..., application="lm"|"unilm")`,
@@ -40,7 +41,7 @@ class TransformerDecoder:
     """
 
     def __init__(self, model, use_cache=True, cache_write="auto"):
-        self.model = model
+        super().__init__(model)
         self.config = config_from_model(model)
         self.layer_names = {layer.name for layer in model.layers}
         if "MLM-Bias" not in self.layer_names:
@@ -51,13 +52,23 @@ class TransformerDecoder:
         self.conditional = "condition" in model.input
         self.use_cache = use_cache
         self.cache_write = cache_write
-        self.layer = model.get_layer
-        self._compiled = {}
+
+    def check_inputs(self, inputs):
+        inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
+        inputs["token_ids"] = engine.check_batch_ids("token_ids", inputs["token_ids"])
+        return inputs
+
+    def write_mode(self, jit_compile):
+        """The cache write to use: "auto" means in place only inside XLA."""
+        if self.cache_write != "auto":
+            return self.cache_write
+        return "slice_update" if jit_compile else "where"
 
     # ---- cached -------------------------------------------------------------
     def init(self, inputs, max_new_tokens):
         """Encodes `inputs["token_ids"]` `[B, S]` (right-padded with 0; for UniLM
-        `[CLS] source [SEP]`) and returns `(state, start_ids)` for `step`."""
+        `[CLS] source [SEP]`) into the source cache (`shared`); the loop state
+        holds each row's length, the condition and the generated-token caches."""
         token_ids = ops.cast(inputs["token_ids"], "int32")
         condition = inputs.get("condition") if self.conditional else None
         if self.conditional and condition is None:
@@ -65,7 +76,7 @@ class TransformerDecoder:
         batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         source_mask = ops.not_equal(token_ids, 0)
         lengths = ops.sum(ops.cast(source_mask, "int32"), axis=1)
-        start_ids = ops.take_along_axis(token_ids, ops.maximum(lengths - 1, 0)[:, None], axis=1)[:, 0]
+        start_ids = ops.take_along_axis(token_ids, ops.maximum(lengths - 1, 0)[:, None], axis=1)
         state = {"lengths": lengths}
         if condition is not None:
             condition = ops.cast(condition, "float32")
@@ -75,7 +86,7 @@ class TransformerDecoder:
         if not self.use_cache:
             state["tokens"] = ops.pad(token_ids, ((0, 0), (0, max_new_tokens)))
             state["segments"] = ops.zeros_like(state["tokens"])
-            return state, start_ids
+            return state, start_ids, {}
 
         positions = ops.repeat(ops.arange(length, dtype="int32")[None, :], batch, axis=0)
         if self.unilm:  # the whole source sees the whole source
@@ -85,21 +96,14 @@ class TransformerDecoder:
             mask = ops.logical_and(causal[None], source_mask[:, None, :])
         heads, head_size = self.config.num_heads, self.config.head_size
         empty = ops.zeros((batch, heads, length, head_size), dtype=self.model.compute_dtype)
-        _, state["source_caches"] = self.forward(
-            token_ids, ops.zeros_like(token_ids), positions, mask, [(empty, empty)] * self.config.num_layers, 0,
-            state.get("condition"))
-        state["source_mask"] = source_mask
+        _, source_caches = forward(self.layer, self.config.num_layers, token_ids, ops.zeros_like(token_ids), mask,
+                                   state.get("condition"), positions=positions,
+                                   caches=[(empty, empty)] * self.config.num_layers)
         generated = ops.zeros((batch, heads, max_new_tokens, head_size), dtype=self.model.compute_dtype)
         state["caches"] = [(generated, generated)] * self.config.num_layers
-        return state, start_ids
+        return state, start_ids, (source_caches, source_mask)
 
-    def write_mode(self, jit_compile=False):
-        """The cache write to use: "auto" means in place only inside XLA."""
-        if self.cache_write != "auto":
-            return self.cache_write
-        return "slice_update" if jit_compile else "where"
-
-    def step(self, last_token_ids, state, index, cache_write=None):
+    def step(self, last_token_ids, state, index, shared, cache_write):
         """Feeds one token per row; returns `(logits [N, V], new_state)`."""
         if not self.use_cache:
             return self.rerun_step(last_token_ids, state, index)
@@ -108,10 +112,10 @@ class TransformerDecoder:
         segments = ops.where(index == 0, 0, segment) * ops.ones_like(positions)
         slots = ops.arange(ops.shape(state["caches"][0][0])[2], dtype="int32")
         mask = ops.logical_and(slots >= 1, slots <= index)[None, None, :]
-        hidden, caches = self.forward(
-            last_token_ids[:, None], segments, positions, mask, state["caches"], index, state.get("condition"),
-            shared=(state["source_caches"], state["source_mask"]), cache_write=cache_write or self.write_mode())
-        return self.logits(hidden[:, 0], state.get("condition")), {**state, "caches": caches}
+        hidden, caches = forward(self.layer, self.config.num_layers, last_token_ids[:, None], segments, mask,
+                                 state.get("condition"), positions=positions, caches=state["caches"],
+                                 cache_index=index, shared=shared, cache_write=cache_write)
+        return mlm_logits(self.layer, hidden[:, 0], state.get("condition")), {**state, "caches": caches}
 
     # ---- uncached reference ------------------------------------------------
     def rerun_step(self, last_token_ids, state, index):
@@ -128,63 +132,3 @@ class TransformerDecoder:
         logits = self.model(inputs)
         logits = ops.take_along_axis(logits, position[:, None, None], axis=1)[:, 0]
         return logits, {**state, "tokens": tokens, "segments": segments}
-
-    # ---- the layers, by name ------------------------------------------------
-    def norm(self, name, x, condition):
-        layer = self.layer(name)
-        return layer([x, condition]) if self.conditional else layer(x)
-
-    def forward(self, token_ids, segment_ids, positions, mask, caches, cache_index, condition, shared=None,
-                cache_write="where"):
-        config = self.config
-        x = self.layer("Embedding-Token")(token_ids)
-        x = x + self.layer("Embedding-Segment")(segment_ids)
-        x = x + ops.take(self.layer("Embedding-Position").position_embeddings, positions, axis=0)
-        x = self.norm("Embedding-Norm", x, condition)
-        new_caches = []
-        for i in range(config.num_layers):
-            name = f"Transformer-{i}-MultiHeadSelfAttention"
-            kwargs = {}
-            if shared is not None:
-                kwargs = dict(shared_cache=shared[0][i], shared_mask=shared[1])
-            y, cache = self.layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index,
-                                        cache_write=cache_write, **kwargs)
-            new_caches.append(cache)
-            x = self.norm(f"{name}-Norm", x + y, condition)
-            name = f"Transformer-{i}-FeedForward"
-            y = self.layer(f"{name}-Output")(self.layer(f"{name}-Intermediate")(x))
-            x = self.norm(f"{name}-Norm", x + y, condition)
-        return x, new_caches
-
-    def logits(self, hidden, condition):
-        x = self.norm("MLM-Norm", self.layer("MLM-Dense")(hidden), condition)
-        x = self.layer("Embedding-Token")(x, reverse=True)
-        return self.layer("MLM-Bias")(x)
-
-    # ---- one compiled graph: init + the whole decode loop ------------------
-    def decode(self, inputs, settings, seed, cache_write=None):
-        """`init` + the engine's loop, with the source cache held outside the
-        loop state (shared by all beams). Callable inside any `tf.function`."""
-        state, start_ids = self.init(inputs, settings.max_new_tokens)
-        if not self.use_cache:
-            return engine.decode(self.step, settings, state, start_ids[:, None], seed)
-        source = {key: state.pop(key) for key in SOURCE_KEYS}
-
-        def step(last, loop_state, index):
-            logits, new_state = self.step(last, {**loop_state, **source}, index, cache_write)
-            return logits, {key: value for key, value in new_state.items() if key not in SOURCE_KEYS}
-        return engine.decode(step, settings, state, start_ids[:, None], seed)
-
-    def generate(self, inputs, *, max_new_tokens, seed=None, jit_compile=True, **kwargs):
-        """`init` then the decode loop, compiled together into one graph.
-
-        Keyword arguments are those of `keras_cgen.decoding.generate`.
-        Returns its `GenerateOutput(sequences, scores)`.
-        """
-        settings = engine.make_settings(max_new_tokens=max_new_tokens, **kwargs)
-        inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
-        inputs["token_ids"] = engine.check_batch_ids("token_ids", inputs["token_ids"])
-        write = self.write_mode(jit_compile)
-        run = engine.compile_once(self._compiled, (settings, jit_compile),
-                                  lambda inputs, seed: self.decode(inputs, settings, seed, write), jit_compile)
-        return run(inputs, engine.seed_tensor(seed))

@@ -5,10 +5,11 @@ from keras_cgen.text.wordpiece import WordPieceVocabulary
 from keras_cgen.text.wordpiece import encode_texts
 from keras_cgen.text.wordpiece import find_vocabulary
 from keras_cgen.text.wordpiece import load_bert_tokenizer
+from keras_cgen.text.wordpiece import load_vocabulary
 from keras_cgen.text.wordpiece import pad_rows
 from keras_cgen.text.wordpiece import read_vocabulary
 from keras_cgen.text.wordpiece import simplify_vocabulary
 from keras_cgen.text.wordpiece import truncate
 
 __all__ = ["CharVocabulary", "WordPieceVocabulary", "encode_texts", "find_vocabulary", "load_bert_tokenizer",
-           "pad_rows", "read_vocabulary", "simplify_vocabulary", "truncate"]
+           "load_vocabulary", "pad_rows", "read_vocabulary", "simplify_vocabulary", "truncate"]

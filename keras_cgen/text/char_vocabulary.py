@@ -3,7 +3,8 @@
 keras-hub's `UnicodeCodepointTokenizer` uses raw code points as ids (a table of
 every CJK code point); this keeps only the characters a corpus uses. Text is
 split into Unicode code points exactly as `tf.strings.unicode_split` does, so
-an exported graph can tokenise with core TensorFlow ops only.
+an exported graph can tokenise with core TensorFlow ops only: `graph_encode` /
+`graph_decode` are the TensorFlow twins of `encode` / `decode` (tested equal).
 """
 
 import collections
@@ -13,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 SPECIALS = ("[PAD]", "[UNK]", "[START]", "[END]")
+# What Python's `str.split()` treats as whitespace, as an RE2 class: RE2's \s is
+# ASCII only, and Chinese text often holds U+3000 (ideographic space).
+WHITESPACE = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
 
 
 class CharVocabulary:
@@ -33,6 +37,7 @@ class CharVocabulary:
     """
 
     pad_id, unk_id, start_id, end_id = 0, 1, 2, 3
+    unit = "characters"
 
     def __init__(self, characters, raw=False):
         self.tokens = list(SPECIALS) + [c for c in characters if c not in SPECIALS]
@@ -64,6 +69,39 @@ class CharVocabulary:
             if i >= len(SPECIALS):
                 out.append(self.tokens[i])
         return "".join(out)
+
+    # ---- the TensorFlow-graph twins (exports) ---------------------------------
+    def lookup_table(self):
+        """Character -> id (unknown -> [UNK]), a core TensorFlow lookup table;
+        made once, outside any graph being traced (an export tracks it)."""
+        import tensorflow as tf
+
+        if getattr(self, "_table", None) is None:
+            with tf.init_scope():
+                self._table = tf.lookup.StaticHashTable(
+                    tf.lookup.KeyValueTensorInitializer(tf.constant(self.tokens[len(SPECIALS):], tf.string),
+                                                        tf.range(len(SPECIALS), len(self), dtype=tf.int32)),
+                    default_value=self.unk_id)
+        return self._table
+
+    def graph_encode(self, text):
+        """`encode` on a string tensor `[B]`: a ragged int32 `[B, None]`."""
+        import tensorflow as tf
+
+        if not self.raw:
+            text = tf.strings.regex_replace(tf.strings.lower(text, encoding="utf-8"), WHITESPACE, " ")
+            text = tf.strings.strip(text)
+        return tf.ragged.map_flat_values(self.lookup_table().lookup, tf.strings.unicode_split(text, "UTF-8"))
+
+    def graph_decode(self, ids):
+        """`decode` on an int tensor `[B, T]`: a string tensor `[B]`."""
+        import tensorflow as tf
+
+        ids = tf.cast(ids, tf.int32)
+        stops = tf.logical_or(tf.equal(ids, self.end_id), tf.equal(ids, self.pad_id))
+        ended = tf.cumsum(tf.cast(stops, tf.int32), axis=1) > 0
+        keep = tf.logical_and(tf.logical_not(ended), ids >= len(SPECIALS))
+        return tf.strings.reduce_join(tf.ragged.boolean_mask(tf.gather(tf.constant(self.tokens), ids), keep), axis=1)
 
     def save(self, path):
         """A JSON list of the tokens; raw vocabularies as `{"raw": true, "tokens": [...]}`."""

@@ -135,6 +135,8 @@ class WordPieceVocabulary:
         keep_tokens: optional original ids to keep (see `simplify_vocabulary`).
     """
 
+    unit = "tokens"
+
     def __init__(self, path, keep_tokens=None, lowercase=None):
         self.tokenizer = load_bert_tokenizer(path, keep_tokens=keep_tokens, lowercase=lowercase)
         self.tokens = self.tokenizer.get_vocabulary()
@@ -164,9 +166,44 @@ class WordPieceVocabulary:
             text = re.sub(pattern, replacement, text)
         return text
 
+    # ---- the TensorFlow-graph twins (exports; tensorflow-text's tokenizer op) ----
+    def lookup_table(self):
+        """None: the tokenizer op carries its vocabulary (nothing to track)."""
+        return None
+
+    def graph_encode(self, text):
+        """`encode` on a string tensor `[B]`: a ragged int32 `[B, None]`."""
+        import tensorflow as tf
+
+        ids = self.tokenizer(text)
+        if isinstance(ids, list):  # keras-hub hands eager results back as lists
+            return tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
+        return tf.cast(ids, tf.int32)
+
+    def graph_decode(self, ids):
+        """`decode` on an int tensor `[B, T]`: a string tensor `[B]`."""
+        import tensorflow as tf
+
+        ids = tf.cast(ids, tf.int32)
+        ended = tf.cumsum(tf.cast(tf.equal(ids, self.end_id), tf.int32), axis=1) > 0
+        keep = tf.logical_and(tf.logical_not(ended), tf.logical_and(ids != self.pad_id, ids != self.start_id))
+        pieces = tf.ragged.boolean_mask(tf.gather(tf.constant(self.tokens), ids), keep)
+        text = tf.strings.reduce_join(pieces, axis=1, separator=" ")
+        for pattern, replacement in DETOKENIZE_RULES:
+            text = tf.strings.regex_replace(text, pattern, replacement)
+        return text
+
     def save(self, path):
         Path(path).write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path):
         return cls(path, lowercase=True)
+
+
+def load_vocabulary(path):
+    """A vocabulary file of a zoo model or an export: `vocab.json` is a
+    `CharVocabulary`, `vocab.txt` a WordPiece vocabulary."""
+    from keras_cgen.text.char_vocabulary import CharVocabulary
+
+    return CharVocabulary.load(path) if Path(path).suffix == ".json" else WordPieceVocabulary.load(path)

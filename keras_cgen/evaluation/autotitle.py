@@ -1,11 +1,98 @@
-"""MODEL_CARD.md for the zoo's title models, written from a measured report
-(`keras_cgen.evaluation.evaluate_title_model`) by `cgen evaluate NAME --write-card`."""
+"""Measuring a title model (families `lstm_seq2seq`, `unilm`) and writing its
+card: ROUGE-1/2/L and BLEU of beam 4 and greedy titles with bootstrap
+intervals, against the lead baseline (the body's first words), with a paired
+bootstrap of the ROUGE-L difference; optional other models on the same pairs."""
 
-import json
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from keras_cgen.evaluation.cards import finish_card
+from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.metrics import Score
+from keras_cgen.evaluation.metrics import interval
+from keras_cgen.evaluation.metrics import is_chinese
+from keras_cgen.evaluation.metrics import rouge_l
+from keras_cgen.evaluation.metrics import score
+
+
+def lead(body, length, language):
+    """The body's first `length` words (characters for Chinese)."""
+    if is_chinese(language):
+        return "".join(body.split())[:length]
+    return " ".join(body.split()[:length])
+
+
+def title_length(titles, language):
+    """Median title length in words (characters for Chinese): the lead's cut."""
+    return int(np.median([len("".join(t.split())) if is_chinese(language) else len(t.split()) for t in titles]))
+
+
+def generate_all(generator, texts, batch_size=64, **settings):
+    """`generator.generate` over many texts in batches (truncation warnings muted)."""
+    from tqdm.auto import tqdm
+
+    titles = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for start in tqdm(range(0, len(texts), batch_size), desc=str(settings), unit="batch", leave=False):
+            titles += generator.generate(texts[start: start + batch_size], **settings)
+    return titles
+
+
+def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, resamples=1000):
+    """Scores a zoo title model on a split of its corpus: beam 4, greedy, the
+    lead baseline and, with `compare={"label": folder}`, other models (e.g. the
+    same recipe without the copy prior). `splits` defaults to the cached
+    Debian pairs of the model's language; `limit` scores a seeded sample of
+    that many pairs. Returns a report dict."""
+    from keras_cgen import zoo
+    from keras_cgen.data import load_pairs
+
+    generator = zoo.load(name)
+    language = generator.config.language
+    splits = splits or load_pairs(language)
+    pairs = splits[split]
+    if limit and limit < len(pairs):  # a seeded sample, not the first families
+        pairs = [pairs[i] for i in sorted(np.random.default_rng(seed).choice(len(pairs), limit, replace=False))]
+    bodies, references = [p["body"] for p in pairs], [p["title"] for p in pairs]
+    cut = title_length([p["title"] for p in splits["train"]], language)
+    systems, outputs, seconds = {}, {}, {}
+    runs = [("beam 4", generator, {"num_beams": 4}), ("greedy", generator, {"num_beams": 1})]
+    runs += [(f"{label} (beam 4)", zoo.load(folder), {"num_beams": 4}) for label, folder in (compare or {}).items()]
+    for label, model, settings in runs:
+        start = time.time()
+        outputs[label] = generate_all(model, bodies, **settings)
+        seconds[label] = time.time() - start
+        systems[label] = score(outputs[label], references, language, resamples)
+    unit = "characters" if is_chinese(language) else "words"
+    lead_label = f"lead baseline (first {cut} {unit})"
+    leads = [lead(b, cut, language) for b in bodies]
+    systems[lead_label] = score(leads, references, language, resamples)
+    # Paired bootstrap of the per-example ROUGE-L difference: does beam 4 beat the lead?
+    difference = np.subtract(rouge_l(outputs["beam 4"], references, language), rouge_l(leads, references, language))
+    beats_lead = Score(*interval(difference, resamples))
+    picks = np.random.default_rng(seed + 1).choice(len(pairs), min(6, len(pairs)), replace=False)
+    samples = [{"package": pairs[i]["package"], "body": pairs[i]["body"], "reference": references[i],
+                "beam 4": outputs["beam 4"][i], "greedy": outputs["greedy"][i]} for i in picks]
+    return {"name": generator.directory.name, "language": language, "split": split, "examples": len(pairs),
+            "split_sizes": {k: len(v) for k, v in splits.items()}, "systems": systems, "seconds": seconds,
+            "lead_label": lead_label, "beats_lead": beats_lead, "samples": samples}
+
+
+def summary(report):
+    """What `cgen evaluate` prints."""
+    return results_table(report) + f"beam 4 - lead, ROUGE-L (paired bootstrap): {report['beats_lead']}"
+
+
+def results_table(report):
+    header = "| system | ROUGE-1 | ROUGE-2 | ROUGE-L | BLEU |\n|---|---|---|---|---|\n"
+    return header + "".join(
+        f"| {label} | {s['rouge1']} | {s['rouge2']} | {s['rougeL']} | {s['bleu']} |\n"
+        for label, s in report["systems"].items())
+
 
 DESCRIPTIONS = {
     "unilm": ("UniLM seq2seq (one BERT, [CLS] body [SEP] title [SEP], UniLM attention mask) initialised from "
@@ -37,7 +124,7 @@ def plot_attention(generator, pair, png):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         source = generator.source_ids(pair["body"], 0)[:48]
-    title_ids = generator.decode([source], num_beams=4, max_new_tokens=generator.config["max_target_length"])
+    title_ids = generator.decode([source], **generator.settings(num_beams=4))
     title = [int(i) for i in np.asarray(title_ids.sequences)[0, 0]]
     title = title[: title.index(vocabulary.end_id) + 1] if vocabulary.end_id in title else title
     weights = np.asarray(attention_map(generator.model, np.asarray([source]),
@@ -49,22 +136,11 @@ def plot_attention(generator, pair, png):
     ax.set_yticks(range(len(title)), [label(i) for i in title], fontsize=7)
     ax.set_xlabel("body (first 48 tokens)")
     ax.set_ylabel("generated title")
-    if generator.config["language"].startswith("zh"):
+    if is_chinese(generator.config.language):
         plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
-
-
-def recipe_stages(trained):
-    """The commands of a recipe run in stages (each `continued_from` the one
-    before), oldest first, as card text."""
-    from keras_cgen.training import stage_commands
-
-    stages = [command or "n/a" for command in stage_commands(trained)] or ["n/a"]
-    if len(stages) == 1:
-        return f"`{stages[0]}`"
-    return ", then ".join(f"`{c} --out STAGE{i + 1}`" if i < len(stages) - 1 else f"`{c}`" for i, c in enumerate(stages))
 
 
 def pretraining_note(trained):
@@ -85,30 +161,28 @@ def pretraining_note(trained):
 
 def describe(config):
     """The model paragraph of a title card, from its config."""
-    text = DESCRIPTIONS[config["family"]]
-    if config.get("builder", {}).get("pointer"):
+    text = DESCRIPTIONS[config.family]
+    if (config.builder or {}).get("pointer"):
         text += (" Plus a PointerGenerator (See et al., 2017): a gate on [decoder state; context] mixes the "
                  "vocabulary distribution with copying through the attention, so source tokens are copied in order.")
     return text
 
 
-def write_title_card(report, directory, command):
+def write_card(report, directory, command):
+    """MODEL_CARD.md, figures and evaluation.json of the title model in `directory`."""
     from keras_cgen import zoo
-    from keras_cgen.evaluation import results_table
 
     directory = Path(directory)
-    config = report["config"]
-    family, name = config["family"], report["name"]
-    trained = config.get("training", {})
     generator = zoo.load(directory)
+    config, name = generator.config, report["name"]
     parameters = generator.model.count_params()
     figures = "![training curve](training_curve.png)\n"
-    if family == "lstm_seq2seq":
+    if config.family == "lstm_seq2seq":
         plot_attention(generator, report["samples"][0], directory / "attention.png")
         figures += (f"\n![attention heat-map](attention.png)\n\nAttention of the decoder over the body "
                     f"(package `{report['samples'][0]['package']}`), one row per generated token.\n")
     sizes = ", ".join(f"{k} {v:,}" for k, v in report["split_sizes"].items())
-    weights_mb = (directory / config["weights"]).stat().st_size / 1e6
+    weights_mb = (directory / config.weights).stat().st_size / 1e6
     beam, lead = report["systems"]["beam 4"]["rougeL"], report["systems"][report["lead_label"]]["rougeL"]
     samples = "\n".join(
         f"| `{s['package']}` | {s['body'][:140].replace(chr(10), ' ').replace('|', '/')}... | {s['reference']} "
@@ -125,28 +199,26 @@ gen.generate(["<a package description>"], num_beams=4)
 ```
 
 ## Data
-Debian package descriptions (`Translation-{config['language']}`, fetched by `cgen data debian-descriptions`):
+Debian package descriptions (`Translation-{config.language}`, fetched by `cgen data debian-descriptions`):
 the long description is the article, the synopsis the title. Split by package family (sibling packages
-share bodies), deterministic: {sizes} pairs. Body: at most {config['max_source_length']} tokens
-({"head + last " + str(config.get('source_tail')) if config.get('source_tail') else "head"}); title: at most
-{config['max_target_length']} tokens.{pretraining_note(trained)}
+share bodies), deterministic: {sizes} pairs. Body: at most {config.max_source_length} tokens
+({"head + last " + str(config.source_tail) if config.source_tail else "head"}); title: at most
+{config.max_new_tokens} tokens.{pretraining_note(config.training)}
 
 ## Model
-{parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config['vocabulary']}); weights stored as
+{parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config.vocabulary}); weights stored as
 fp16 safetensors ({weights_mb:.1f} MB), run in float32.
 
 ## Training
-- Command: {recipe_stages(trained)}
-- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, {trained.get('finished', '')}.{
-    chr(10) + "- " + trained["note"] if trained.get("note") else ""}
+{training_lines(config)}
 - Early stopping on the valid loss; the best epoch's weights are kept.
-- GPU users: {GPU_SETTINGS[family]}
+- GPU users: {GPU_SETTINGS[config.family]}
 
 {figures}
 ## Evaluation
 {report['split']} split, {report['examples']:,} pairs; F1 x 100 with bootstrap 95% intervals (1,000
-resamples), BLEU x 100 (sacrebleu, {"zh" if config['language'].startswith('zh') else "13a"} tokenizer,
-lower-cased). {"ROUGE per character." if config['language'].startswith('zh') else "ROUGE with rouge-score's tokenizer."}
+resamples), BLEU x 100 (sacrebleu, {"zh" if is_chinese(config.language) else "13a"} tokenizer,
+lower-cased). {"ROUGE per character." if is_chinese(config.language) else "ROUGE with rouge-score's tokenizer."}
 
 {results_table(report)}
 ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
@@ -165,18 +237,4 @@ Reproduce: `{command}`
 Trained on software descriptions only: titles follow Debian's synopsis style and will be poor on other text.
 Package-specific names absent from the vocabulary are spelled from smaller pieces, or dropped.
 """
-    finish_card(directory, text, {k: v for k, v in report.items() if k != "config"})
-
-
-def finish_card(directory, text, report):
-    """Writes the training curve, MODEL_CARD.md and evaluation.json of a zoo
-    folder, then re-writes its manifest (the new files are checksummed too)."""
-    from keras_cgen import training
-    from keras_cgen import zoo
-
-    directory = Path(directory)
-    training.plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
-    (directory / "MODEL_CARD.md").write_text(text, encoding="utf-8")
-    (directory / "evaluation.json").write_text(json.dumps(report, default=vars, indent=1, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
-    zoo.write_manifest(directory)
+    finish_card(directory, text, report)

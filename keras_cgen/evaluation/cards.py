@@ -1,0 +1,38 @@
+"""What every model card shares: the training lines, a recipe's stages, and
+writing the card, its figures and evaluation.json into the zoo folder."""
+
+import json
+from pathlib import Path
+
+
+def recipe_stages(trained):
+    """The commands of a recipe run in stages (each `continued_from` the one
+    before), oldest first, as card text."""
+    from keras_cgen.training import stage_commands
+
+    stages = [command or "n/a" for command in stage_commands(trained)] or ["n/a"]
+    if len(stages) == 1:
+        return f"`{stages[0]}`"
+    return ", then ".join(f"`{c} --out STAGE{i + 1}`" if i < len(stages) - 1 else f"`{c}`" for i, c in enumerate(stages))
+
+
+def training_lines(config):
+    """The card's training command(s), time and note, from a `ZooConfig`."""
+    trained = config.training or {}
+    return (f"- Command: {recipe_stages(trained)}\n"
+            f"- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, "
+            f"{trained.get('finished', '')}." + (f"\n- {trained['note']}" if trained.get("note") else ""))
+
+
+def finish_card(directory, text, report):
+    """Writes the training curve, MODEL_CARD.md and evaluation.json of a zoo
+    folder, then re-writes its manifest (the new files are checksummed too)."""
+    from keras_cgen import training
+    from keras_cgen import zoo
+
+    directory = Path(directory)
+    training.plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
+    (directory / "MODEL_CARD.md").write_text(text, encoding="utf-8")
+    (directory / "evaluation.json").write_text(json.dumps(report, default=vars, indent=1, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+    zoo.write_manifest(directory)

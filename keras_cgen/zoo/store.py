@@ -1,0 +1,130 @@
+"""The zoo's weight store: where the models are, their checksums, and fp16
+safetensors weights keyed by layer name.
+
+Each model folder holds `config.json`, the vocabulary, the weights,
+`MODEL_CARD.md` and `MANIFEST.sha256` (every file's checksum). A missing file
+or a wrong checksum is an error naming the file: never a silently random model.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+MANIFEST = "MANIFEST.sha256"
+
+
+PACKAGE = Path(__file__).resolve().parent.parent  # keras_cgen/
+
+
+def zoo_dir():
+    """Where the zoo's models are: `$KERAS_CGEN_ZOO` if set; else the models
+    installed with the package (`keras_cgen/zoo_models/`, from a wheel); else
+    the repository's `zoo/` (a clone, or an editable install)."""
+    if os.environ.get("KERAS_CGEN_ZOO"):
+        return Path(os.environ["KERAS_CGEN_ZOO"])
+    installed = PACKAGE / "zoo_models"
+    return installed if installed.is_dir() else PACKAGE.parent / "zoo"
+
+
+def names():
+    """Names of the models in the zoo."""
+    root = zoo_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory):
+    """Checksums every file of a zoo folder (but the manifest) into MANIFEST.sha256."""
+    directory = Path(directory)
+    lines = [f"{sha256(p)}  {p.relative_to(directory).as_posix()}"
+             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST]
+    (directory / MANIFEST).write_text("\n".join(lines) + "\n")
+
+
+def verify(directory):
+    directory = Path(directory)
+    manifest = directory / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"Zoo model '{directory.name}' has no {MANIFEST}: the folder is incomplete.")
+    for line in manifest.read_text().splitlines():
+        expected, name = line.split(maxsplit=1)
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"Zoo model '{directory.name}' is missing '{path}' (listed in {MANIFEST}).")
+        actual = sha256(path)
+        if actual != expected:
+            raise ValueError(f"Checksum mismatch for '{path}': expected {expected}, got {actual}. "
+                             "The file is corrupt or was changed; restore it from the repository.")
+
+
+def named_weights(model):
+    """`{"<layer name>/<index>/<variable name>": variable}`: stable keys (the
+    layer names are the builders'), unlike variable paths, which carry
+    auto-numbered names of nested layers (`forward_lstm_2`)."""
+    named, seen = {}, set()
+    for layer in model.layers:
+        for i, variable in enumerate(layer.weights):
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                named[f"{layer.name}/{i}/{variable.name}"] = variable
+    return named
+
+
+def save_weights(model, path, dtype="float16"):
+    """Writes every variable of `model` into a safetensors file, in `dtype`
+    (float16 halves a zoo model; inference runs in float32)."""
+    from safetensors.numpy import save_file
+
+    save_file({key: np.asarray(v.numpy(), dtype=dtype) for key, v in named_weights(model).items()}, str(path))
+
+
+def load_weights(model, path, new_layers=()):
+    """Assigns a `save_weights` file to `model`; every variable must be there
+    with its shape (no silent random init) and nothing may be left over,
+    except the variables of `new_layers` (names of layers the file's model did
+    not have, which keep their initial values: say so to the user)."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(path))
+    variables = named_weights(model)
+    fresh = {key for key in variables if key.split("/")[0] in new_layers}
+    missing = sorted(set(variables) - set(tensors) - fresh)
+    unused = sorted(set(tensors) - set(variables))
+    if missing or unused:
+        raise ValueError(f"'{path}' does not fit model `{model.name}`: missing {missing[:5]}, unused {unused[:5]}.")
+    for key, variable in variables.items():
+        if key in fresh and key not in tensors:
+            continue
+        value = tensors[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"'{path}': {key!r} has shape {value.shape}, the model wants {tuple(variable.shape)}.")
+        variable.assign(value.astype(variable.dtype))
+
+
+def find(name):
+    """The folder of zoo model `name` (or `name` itself if it is a model folder)."""
+    if Path(name).is_dir() and (Path(name) / "config.json").is_file():
+        return Path(name)
+    known = names()
+    if name not in known:
+        raise ValueError(f"Unknown zoo model {name!r}; available: {', '.join(known) or 'none'} (in {zoo_dir()}), "
+                         "or give the path of a zoo-format folder.")
+    return zoo_dir() / name
+
+
+def load_model_weights(model, path):
+    """Zoo weights: fp16 safetensors (`save_weights`) or a Keras `.weights.h5`."""
+    if Path(path).suffix == ".safetensors":
+        load_weights(model, path)
+    else:
+        model.load_weights(path)
