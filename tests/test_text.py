@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from keras_cgen.checkpoints import minilm_directory
+from keras_cgen.text import CharVocabulary
 from keras_cgen.text import WordPieceVocabulary
+from keras_cgen.text import pad_rows
 from keras_cgen.text import read_vocabulary
 from keras_cgen.text import simplify_vocabulary
 from keras_cgen.text import truncate
@@ -53,3 +55,35 @@ def test_vocabulary_file_round_trip(full, tmp_path):
     again = WordPieceVocabulary.load(tmp_path / "vocab.txt")
     assert again.tokens == small.tokens and len(again) == len(keep)
     np.testing.assert_array_equal(again.encode(CORPUS[0]), small.encode(CORPUS[0]))
+
+
+TWIN_TEXTS = ["基于数学的解谜游戏", "", "  A\u3000B\xa0 c\t\n d  ", "Ünïcödé ÄÖÜ ẞ", "☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "x" * 3000,
+              "Atril is a simple multi-page document viewer (PDF, PS).", "C++ and ##hash"]
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_char_vocabulary_graph_twins_equal_python(raw):
+    """`graph_encode` / `graph_decode` (core TensorFlow ops, in the SavedModel)
+    give what `encode` / `decode` give: unicode, empty, over-long, whitespace
+    of every kind, and characters the vocabulary does not know."""
+    import tensorflow as tf
+
+    vocabulary = CharVocabulary.build(TWIN_TEXTS[:4], min_count=1, raw=raw)  # the rest is partly unknown
+    encode = tf.function(vocabulary.graph_encode)
+    graph = encode(tf.constant(TWIN_TEXTS)).to_list()
+    assert graph == [vocabulary.encode(text).tolist() for text in TWIN_TEXTS]
+    assert any(vocabulary.unk_id in row for row in graph)
+    ids = [vocabulary.encode(text).tolist() for text in TWIN_TEXTS]
+    rows = tf.constant(pad_rows([[*row, vocabulary.end_id, 7] if row else [0] for row in ids]))
+    decoded = [t.decode() for t in tf.function(vocabulary.graph_decode)(rows).numpy()]
+    assert decoded == [vocabulary.decode(row) for row in rows.numpy()]
+
+
+def test_wordpiece_graph_twins_equal_python(full):
+    import tensorflow as tf
+
+    graph = tf.function(full.graph_encode)(tf.constant(TWIN_TEXTS)).to_list()
+    assert graph == [full.encode(text).tolist() for text in TWIN_TEXTS]
+    rows = pad_rows([[full.start_id, *row[:40], full.end_id, 1037] for row in graph])
+    decoded = [t.decode() for t in tf.function(full.graph_decode)(tf.constant(rows)).numpy()]
+    assert decoded == [full.decode(row) for row in rows] and decoded[6].startswith("atril is a simple")

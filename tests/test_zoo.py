@@ -10,19 +10,21 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import TITLE_MODELS
+from conftest import fixture_pairs
 from keras_cgen import cli
-from keras_cgen import evaluation
-from keras_cgen import model_card
 from keras_cgen import training
 from keras_cgen import zoo
+from keras_cgen.evaluation import autotitle
+from keras_cgen.evaluation import cards
 from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.text import CharVocabulary
-from conftest import fixture_pairs
+from keras_cgen.zoo import ZooConfig
 
-@pytest.mark.parametrize("name", ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"])
-def test_list_load_and_generate(zoo_env, name):
-    assert zoo.list() == ["autotitle-tiny", "autotitle-tiny-pointer", "autotitle-tiny-unilm"]
-    generator = zoo.load(name)
+@pytest.mark.parametrize("name", TITLE_MODELS)
+def test_list_load_and_generate(zoo_env, loaded, name):
+    assert zoo.list() == sorted(path.name for path in zoo_env.iterdir()) and set(TITLE_MODELS) <= set(zoo.list())
+    generator = loaded(name)
     texts = ["A text editor", "A game"] if name.endswith("unilm") else ["基于数学的解谜游戏", "一个文本编辑器"]
     titles, scores = generator.generate(texts, num_beams=2, return_scores=True)
     assert len(titles) == 2 and all(isinstance(t, str) for t in titles) and all(np.isfinite(scores))
@@ -57,10 +59,21 @@ def test_fp16_weights_round_trip_and_errors(tmp_path):
                          tmp_path / "w.safetensors")
 
 
-def test_bad_inputs(zoo_env):
-    generator = zoo.load("autotitle-tiny")
+def test_bad_inputs(zoo_env, loaded):
+    generator = loaded("autotitle-tiny")
     with pytest.raises(ValueError, match=r"texts\[1\] is empty or whitespace"):
         generator.generate(["数学", "   "])
+    with pytest.raises(ValueError, match=r"`texts` must be a string or a list of strings, got None"):
+        generator.generate(None)
+    with pytest.raises(ValueError, match=r"texts\[0\] must be a string, got int 5"):
+        generator.generate([5])
+    with pytest.raises(ValueError, match=r"`max_new_tokens` must be an int >= 1, got 0"):
+        generator.generate("数学", max_new_tokens=0)
+    assert len(generator.generate("数学", max_new_tokens=100_000, num_beams=1)) >= 0  # an RNN has no length limit
+    with pytest.raises(ValueError, match=r"`max_new_tokens` must be an int in \[1, 55\] for this model, got 100000"):
+        loaded("autotitle-tiny-unilm").generate("A text editor", max_new_tokens=100_000)  # 64 positions - 8 - 1
+    sampled = generator.generate(["数学", "游戏"], do_sample=True, seed=3)  # replaces the config's beam search
+    assert sampled == generator.generate(["数学", "游戏"], do_sample=True, seed=3) and len(sampled) == 2
     with pytest.warns(UserWarning, match=r"texts\[0\] has 30 characters; only the first 12"):
         generator.generate(["数" * 30])
     with pytest.warns(UserWarning, match=r"texts\[0\] has \d+ tokens; only 8 \(the first 5 and the last 3\)"):
@@ -121,11 +134,11 @@ def test_vocabulary_round_trip(tmp_path):
 
 def test_model_card_from_a_measured_report(zoo_env):
     splits = fixture_pairs("zh_CN")
-    report = evaluation.evaluate_title_model("autotitle-tiny", split="test", splits=splits, resamples=50)
+    report = autotitle.evaluate("autotitle-tiny", split="test", splits=splits, resamples=50)
     assert report["examples"] == len(splits["test"])
     assert set(report["systems"]) == {"beam 4", "greedy", report["lead_label"]}
     folder = zoo_env / "autotitle-tiny"
-    model_card.write_title_card(report, folder, "cgen evaluate autotitle-tiny --write-card")
+    autotitle.write_card(report, folder, "cgen evaluate autotitle-tiny --write-card")
     card = (folder / "MODEL_CARD.md").read_text()
     lead = report["systems"][report["lead_label"]]["rougeL"]
     assert f"| {report['lead_label']} |" in card and str(lead) in card
@@ -149,7 +162,7 @@ def test_cli(zoo_env, capsys):
     assert "texts[0] is empty or whitespace" in capsys.readouterr().err
     assert cli.main(["generate", "nope", "text"]) == 2
     assert "Unknown zoo model 'nope'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="examples/none.py is not here"):
+    with pytest.raises(SystemExit, match="recipe none.py is in none of"):
         cli.main(["train", "autotitle-tiny", "--out", str(zoo_env / "x")])
     # The installed entry point, in a fresh process.
     result = run_cli("generate", "autotitle-tiny-unilm", "A text editor", "--num-beams", "1")
@@ -175,20 +188,22 @@ def test_card_lists_every_training_stage_and_pretraining():
     stages = {"command": "python examples/t.py --pointer --initial-weights B",
               "continued_from": {"command": "python examples/t.py --initial-weights A",
                                  "continued_from": {"command": "python examples/t.py --news-pretraining-epochs 3"}}}
-    assert model_card.recipe_stages(stages) == (
+    assert cards.recipe_stages(stages) == (
         "`python examples/t.py --news-pretraining-epochs 3 --out STAGE1`, then "
         "`python examples/t.py --initial-weights A --out STAGE2`, then `python examples/t.py --pointer --initial-weights B`")
-    assert "People's Daily" in model_card.pretraining_note(stages)
-    assert model_card.pretraining_note({"command": "python examples/t.py"}) == ""
-    assert "PointerGenerator" in model_card.describe({"family": "lstm_seq2seq", "builder": {"pointer": True}})
-    assert "PointerGenerator" not in model_card.describe({"family": "lstm_seq2seq", "builder": {}})
+    assert "People's Daily" in autotitle.pretraining_note(stages)
+    assert autotitle.pretraining_note({"command": "python examples/t.py"}) == ""
+    config = ZooConfig(family="lstm_seq2seq", vocabulary="vocab.json", max_new_tokens=5, builder={"pointer": True})
+    assert "PointerGenerator" in autotitle.describe(config)
+    assert "PointerGenerator" not in autotitle.describe(config.replace(builder={}))
 
 
 def test_cgen_train_reruns_every_stage_in_order(tmp_path, monkeypatch):
     folder = tmp_path / "staged"
     folder.mkdir()
     recipe = "python examples/task_seq2seq_lstm_copy.py --language en"
-    (folder / "config.json").write_text(json.dumps({"training": {
+    (folder / "config.json").write_text(json.dumps({"family": "lstm_seq2seq", "vocabulary": "vocab.json",
+                                                    "max_new_tokens": 5, "training": {
         "command": f"{recipe} --pointer --initial-weights STAGE2",
         "continued_from": {"command": f"{recipe} --initial-weights STAGE1",
                            "continued_from": {"command": f"{recipe} --epochs 3"}}}}))
@@ -197,14 +212,46 @@ def test_cgen_train_reruns_every_stage_in_order(tmp_path, monkeypatch):
     assert cli.main(["train", str(folder), "--out", str(tmp_path / "new"), "--", "--epochs", "1"]) == 0
     out = str(tmp_path / "new")
     assert [argv[1:] for argv in calls] == [
-        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--epochs", "3",
+        [str(cli.RECIPES[0] / "task_seq2seq_lstm_copy.py"), "--language", "en", "--epochs", "3",
          "--out", f"{out}-stage1"],
-        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--initial-weights",
+        [str(cli.RECIPES[0] / "task_seq2seq_lstm_copy.py"), "--language", "en", "--initial-weights",
          f"{out}-stage1", "--out", f"{out}-stage2"],
-        [str(cli.REPOSITORY / "examples/task_seq2seq_lstm_copy.py"), "--language", "en", "--pointer",
+        [str(cli.RECIPES[0] / "task_seq2seq_lstm_copy.py"), "--language", "en", "--pointer",
          "--initial-weights", f"{out}-stage2", "--epochs", "1", "--out", out]]
     calls.clear()
     monkeypatch.setattr(cli.subprocess, "call", lambda argv: calls.append(argv) or 3)
     assert cli.main(["train", str(folder), "--out", out]) == 3 and len(calls) == 1  # a failed stage stops the rest
     with pytest.raises(SystemExit):
         cli.main(["zoo", "list", "--", "--epochs", "1"])  # only `train` passes options on
+
+
+def test_zoo_config_is_typed_and_reads_older_folders():
+    config = ZooConfig(family="unilm", vocabulary="vocab.txt", max_new_tokens=24, generation={"num_beams": 4},
+                       transformer={"vocabulary_size": 10}, max_source_length=96, source_tail=32)
+    assert ZooConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert "builder" not in config.to_dict()  # unset entries are left out
+    older = {**config.to_dict(), "max_target_length": 24}
+    del older["max_new_tokens"]
+    assert ZooConfig.from_dict(older) == config  # the three old names of the one length
+    with pytest.raises(ValueError, match=r"unknown keys \['max_tokens'\]"):
+        ZooConfig.from_dict({**config.to_dict(), "max_tokens": 3})
+    with pytest.raises(ValueError, match=r"missing keys \['max_new_tokens'\]"):
+        ZooConfig.from_dict({"family": "unilm", "vocabulary": "vocab.txt"})
+    with pytest.raises(ValueError, match=r"`generation` has unknown settings \['beams'\]"):
+        config.replace(generation={"beams": 4})
+    with pytest.raises(ValueError, match="`num_beams` must be 1 when do_sample=True"):
+        config.replace(generation={"num_beams": 4, "do_sample": True})
+    with pytest.raises(ValueError, match=r"`source_tail` must be in \[0, max_source_length=96\)"):
+        config.replace(source_tail=96)
+
+
+def test_cli_generate_reads_each_family(zoo_env, emoji, capsys):
+    image = emoji[1]["test"][0]["image"]
+    assert cli.main(["generate", "caption-tiny", image, "--scores"]) == 0  # was refused: `n` reached the engine
+    path, caption, score = capsys.readouterr().out.strip().split("\t")
+    assert path == image and caption == zoo.load("caption-tiny").generate(image) and float(score) < 0
+    assert cli.main(["generate", "sentiment-tiny", "positive", "--n", "2", "--seed", "1", "--max-new-tokens", "4"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.strip().split("\n")] == ["positive"] * 2
+    assert cli.main(["generate", "charrnn-tiny", "KING.", "--num-beams", "1", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.strip() == "KING." + zoo.load("charrnn-tiny").generate(
+        "KING.", do_sample=False, max_new_tokens=5)
