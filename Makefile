@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-slow clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -23,7 +23,11 @@ demo: $(STAMP)
 	$(PYTHON) examples/demo.py
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -m "not slow"
+
+# End-to-end runs (the real zoo models' recorded outputs, the wheel in a fresh venv).
+test-slow: $(STAMP)
+	$(PYTHON) -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from keras_cgen import evaluation
+from keras_cgen.evaluation import autotitle
 from keras_cgen import zoo
 from keras_cgen.data import load_pairs
 
@@ -30,7 +31,7 @@ def main():
     args = parser.parse_args()
 
     generator = zoo.load(args.name)
-    language = generator.config["language"]
+    language = generator.config.language
     pairs = load_pairs(language)["valid"]
     if args.limit and args.limit < len(pairs):
         pairs = [pairs[i] for i in sorted(np.random.default_rng(0).choice(len(pairs), args.limit, replace=False))]
@@ -43,7 +44,7 @@ def main():
             continue  # the length penalty only ranks beams
         settings = {"num_beams": beams, "length_penalty": penalty, "no_repeat_ngram_size": no_repeat}
         start = time.time()
-        titles = evaluation.generate_all(generator, bodies, **settings)
+        titles = autotitle.generate_all(generator, bodies, **settings)
         scores = evaluation.score(titles, references, language, resamples=200)
         print(f"| {beams} | {penalty} | {no_repeat} | {scores['rougeL']} | {scores['rouge2']} | "
               f"{time.time() - start:.0f} |", flush=True)

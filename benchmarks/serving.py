@@ -28,23 +28,25 @@ if kind == "saved_model":
     if "tensorflow-text" in meta["requires"]:
         import tensorflow_text  # noqa: F401
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    answer = lambda batch: serve(text=tf.constant(batch))["text"].numpy()
+    name = next(iter(meta["signature"]["inputs"]))
+    answer = lambda batch: serve(**{name: tf.constant(batch)})["text"].numpy()
 elif kind == "onnx":
     import onnxruntime
-    from keras_cgen.text import pad_rows, truncate
-    from keras_cgen.zoo import load_vocabulary
+    from keras_cgen.text import load_vocabulary
+    from keras_cgen.zoo import family
     meta = json.load(open(path + "/metadata.json"))
     vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
+    client = family(meta["family"]).generator_class()  # the client-side preparation serve-check uses
+    name = next(iter(meta["inputs"]))
     session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
-    def answer(batch):  # tokenising on the client is part of the request
-        ids = pad_rows([truncate(vocabulary.encode(t), meta["max_source_length"], meta["source_tail"]) for t in batch])
-        sequences = session.run(["sequences"], {"source_ids": ids})[0]
-        return [vocabulary.decode(s[0]) for s in sequences]
+    def answer(batch):  # preparing the inputs on the client is part of the request
+        sequences, scores = session.run(["sequences", "scores"], {name: client.client_feed(batch, meta, vocabulary)})
+        return client.client_answer(sequences, scores, vocabulary)["text"]
 else:
     import keras_cgen
     generator = keras_cgen.zoo.load(path)
     warnings.simplefilter("ignore", UserWarning)
-    answer = lambda batch: generator.generate(batch, num_beams=4)
+    answer = lambda batch: generator.generate(batch)  # the model's own settings (beam 4), as exported
 result = {}
 for size in (1, 8):
     batches = [texts[(i * size) % len(texts):][:size] for i in range(requests + 2)]
@@ -78,11 +80,11 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="cgen-serving-"))
     for name in args.models:
         generator = keras_cgen.zoo.load(name)
-        texts = [p["body"] for p in load_pairs(generator.config["language"])["test"][:64]]
+        texts = [p["body"] for p in load_pairs(generator.config.language)["test"][:64]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            saved = export_saved_model(generator, work / name, version=1, num_beams=4)
-            onnx = export_onnx(generator, work / f"{name}-onnx", num_beams=4)
+            saved = export_saved_model(generator, work / name, version=1)
+            onnx = export_onnx(generator, work / f"{name}-onnx")
         for kind, path in (("keras", name), ("saved_model", saved), ("onnx", onnx)):
             result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), json.dumps(texts),
                                      str(args.requests)], capture_output=True, text=True)

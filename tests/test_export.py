@@ -65,8 +65,9 @@ def requests_and_expected(name, generator, emoji, **settings):
 def test_saved_model_answers_like_generate_in_a_fresh_process(loaded, emoji, tmp_path, name):
     generator = loaded(name)
     sampling = generator.config.generation.get("do_sample", False)
-    settings = {"max_new_tokens": 6, **({"seed": 7, "jit_compile": False} if sampling else {})}
-    path = export_saved_model(generator, tmp_path / "serving", version=1, max_new_tokens=6)
+    # Untrained tiny models make near-ties: compare with generate's loop run as the SavedModel runs it (no XLA).
+    settings = {"jit_compile": False, **({"seed": 7} if sampling else {})}
+    path = export_saved_model(generator, tmp_path / "serving", version=1)
     requests, (texts, scores) = requests_and_expected(name, generator, emoji, **settings)
     payload = [base64.b64encode(data).decode() for data in generator.request_bytes(requests)]
     result = subprocess.run([sys.executable, "-c", FRESH, str(path), json.dumps(payload), "7"], capture_output=True,
@@ -84,7 +85,7 @@ def test_saved_model_answers_like_generate_in_a_fresh_process(loaded, emoji, tmp
         assert answer["text"][len(texts):] == [""] * (len(requests) - len(texts))
         assert answer["score"][len(texts):] == [0.0] * (len(requests) - len(texts))
     metadata = json.loads((path / "assets.extra" / "keras_cgen.json").read_text())
-    assert metadata["generation"] == generator.settings(max_new_tokens=6)  # the config's defaults, as generate's
+    assert metadata["generation"] == generator.settings()  # the config's defaults, as generate's
     assert metadata["requires"] == (["tensorflow", "tensorflow-text"] if name.endswith("unilm") else ["tensorflow"])
 
 
@@ -93,14 +94,14 @@ def test_onnx_decode_loop_answers_like_generate(loaded, emoji, tmp_path, name):
     import onnx
 
     generator = loaded(name)
-    out = export_onnx(generator, tmp_path / "onnx", max_new_tokens=6)
+    out = export_onnx(generator, tmp_path / "onnx")
     proto = onnx.load(out / "model.onnx")
     assert "Loop" in {node.op_type for node in proto.graph.node}  # the decode loop is inside the graph
     assert {o.domain or "ai.onnx": o.version for o in proto.opset_import}["ai.onnx"] == 17
     assert (out / generator.config.vocabulary).is_file()
     generation = json.loads((out / "metadata.json").read_text())["generation"]
     assert generation["do_sample"] is False if generator.config.generation.get("do_sample") else True
-    requests, (texts, scores) = requests_and_expected(name, generator, emoji, **generation)
+    requests, (texts, scores) = requests_and_expected(name, generator, emoji, jit_compile=False, **generation)
     answer = serve_check(out, requests)  # onnxruntime in a fresh process, inputs from the family's client_feed
     assert answer["requires"] == ["onnxruntime"]
     assert answer["answer"]["text"][: len(texts)] == texts

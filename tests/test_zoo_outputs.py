@@ -56,6 +56,7 @@ def recorded():
     return json.loads(RECORD.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(recorded()))
 def test_zoo_model_outputs_unchanged(name):
     expected, actual = recorded()[name], outputs(name)

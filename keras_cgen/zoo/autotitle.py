@@ -69,7 +69,9 @@ class TitleGenerator(Generator):
         ids = self.vocabulary.graph_encode(strings)
         positions = cut_positions(tf.cast(ids.row_lengths(), tf.int32), self.config.max_source_length,
                                   self.config.source_tail)
-        return tf.gather(ids, positions, batch_dims=1).to_tensor(0)
+        ids = tf.gather(ids, positions, batch_dims=1).to_tensor(0)
+        width = tf.shape(ids)[1]  # padded to the length bucket, as `generate` pads: the same numbers
+        return tf.pad(ids, [[0, 0], [0, -width % self.length_bucket]])
 
     def onnx_input(self):
         import tensorflow as tf
@@ -78,13 +80,14 @@ class TitleGenerator(Generator):
                 "int32 [batch, source_length], 0-padded body token ids, no specials")
 
     def input_metadata(self):
-        return {"max_source_length": self.config.max_source_length, "source_tail": self.config.source_tail}
+        return {"max_source_length": self.config.max_source_length, "source_tail": self.config.source_tail,
+                "length_bucket": self.length_bucket}
 
     @classmethod
     def client_feed(cls, requests, metadata, vocabulary):
         rows = [truncate(vocabulary.encode(text) if text.strip() else [], metadata["max_source_length"],
                          metadata["source_tail"]) for text in requests]
-        return pad_rows([row or [0] for row in rows])
+        return pad_rows([row or [0] for row in rows], multiple=metadata["length_bucket"])
 
     def cli_lines(self, texts, options):
         titles, scores = self.generate(texts, num_beams=options.get("num_beams"), return_scores=True,
