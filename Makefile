@@ -23,11 +23,11 @@ demo: $(STAMP)
 	$(PYTHON) examples/demo.py
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q -m "not slow"
+	$(PYTHON) -m pytest -q -n 2 -m "not slow"
 
 # End-to-end runs (the real zoo models' recorded outputs, the wheel in a fresh venv).
 test-slow: $(STAMP)
-	$(PYTHON) -m pytest -q -m slow
+	$(PYTHON) -m pytest -q -n 2 -m slow
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

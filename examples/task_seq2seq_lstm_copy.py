@@ -11,7 +11,6 @@ fp16 weights, training log, manifest).
 """
 
 import argparse
-import json
 import re
 from pathlib import Path
 

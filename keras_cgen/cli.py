@@ -1,7 +1,6 @@
 """The `cgen` command line: data, train, evaluate, generate, zoo, export, serve-check."""
 
 import argparse
-import json
 import shlex
 import subprocess
 import sys

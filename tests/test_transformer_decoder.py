@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from keras_cgen.checkpoints import load_bert
 from keras_cgen.checkpoints import minilm_directory
-from keras_cgen.decoding import decode
 from keras_cgen.decoding import make_settings
 from keras_cgen.models import BertConfig
 from keras_cgen.models import TransformerDecoder

@@ -26,9 +26,9 @@ def test_list_load_and_generate(zoo_env, loaded, name):
     assert zoo.list() == sorted(path.name for path in zoo_env.iterdir()) and set(TITLE_MODELS) <= set(zoo.list())
     generator = loaded(name)
     texts = ["A text editor", "A game"] if name.endswith("unilm") else ["基于数学的解谜游戏", "一个文本编辑器"]
-    titles, scores = generator.generate(texts, num_beams=2, return_scores=True)
+    titles, scores = generator.generate(texts, return_scores=True)  # the config's beam 2
     assert len(titles) == 2 and all(isinstance(t, str) for t in titles) and all(np.isfinite(scores))
-    assert generator.generate(texts[0], num_beams=1) == generator.generate(texts[:1], num_beams=1)[0]
+    assert generator.generate(texts[0]) == titles[0]
     assert generator.generate([]) == []
     # Beam search never returns a worse sequence score than greedy under length_penalty=0.
     _, greedy = generator.generate(texts, num_beams=1, return_scores=True, length_penalty=0.0)
@@ -37,11 +37,9 @@ def test_list_load_and_generate(zoo_env, loaded, name):
     # Padding the source to the length bucket changes no title and no score.
     exact = zoo.load(name)
     exact.length_bucket = 1
-    for beams in (1, 3):
-        padded, padded_scores = generator.generate(texts, num_beams=beams, return_scores=True)
-        titles, scores = exact.generate(texts, num_beams=beams, return_scores=True)
-        assert padded == titles
-        np.testing.assert_allclose(padded_scores, scores, atol=1e-4)
+    exact_titles, exact_scores = exact.generate(texts, return_scores=True)
+    assert exact_titles == titles
+    np.testing.assert_allclose(exact_scores, scores, atol=1e-4)
 
 
 def test_fp16_weights_round_trip_and_errors(tmp_path):
@@ -69,7 +67,6 @@ def test_bad_inputs(zoo_env, loaded):
         generator.generate([5])
     with pytest.raises(ValueError, match=r"`max_new_tokens` must be an int >= 1, got 0"):
         generator.generate("数学", max_new_tokens=0)
-    assert len(generator.generate("数学", max_new_tokens=100_000, num_beams=1)) >= 0  # an RNN has no length limit
     with pytest.raises(ValueError, match=r"`max_new_tokens` must be an int in \[1, 55\] for this model, got 100000"):
         loaded("autotitle-tiny-unilm").generate("A text editor", max_new_tokens=100_000)  # 64 positions - 8 - 1
     sampled = generator.generate(["数学", "游戏"], do_sample=True, seed=3)  # replaces the config's beam search
@@ -165,9 +162,9 @@ def test_cli(zoo_env, capsys):
     with pytest.raises(SystemExit, match="recipe none.py is in none of"):
         cli.main(["train", "autotitle-tiny", "--out", str(zoo_env / "x")])
     # The installed entry point, in a fresh process.
-    result = run_cli("generate", "autotitle-tiny-unilm", "A text editor", "--num-beams", "1")
+    result = run_cli("generate", "autotitle-tiny", "一个文本编辑器", "--num-beams", "1")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == zoo.load("autotitle-tiny-unilm").generate("A text editor", num_beams=1)
+    assert result.stdout.strip() == zoo.load("autotitle-tiny").generate("一个文本编辑器", num_beams=1)
 
 
 def test_load_weights_into_a_model_with_new_layers(tmp_path):

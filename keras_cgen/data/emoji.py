@@ -9,7 +9,6 @@ as RGB PNGs on a white background.
 
 import json
 
-import numpy as np
 from tqdm import tqdm
 
 from keras_cgen.data.debian import split_of

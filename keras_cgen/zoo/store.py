@@ -7,7 +7,6 @@ or a wrong checksum is an error naming the file: never a silently random model.
 """
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
