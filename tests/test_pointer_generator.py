@@ -78,3 +78,29 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"vocabulary_size=5.*last dimension 7"):
         PointerGenerator(5)([np.zeros((1, 7), "float32"), np.ones((1, 1), "float32"), np.array([[1]]),
                              np.zeros((1, 1), "float32")])
+
+
+def test_decoding_step_exports_to_onnx_with_repeated_source_tokens(rng):
+    """The step's copy distribution is a scatter-add: ONNX ScatterND with
+    reduction "add" (opset 17), where repeated source tokens add up as in TF."""
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    vocab = 9
+    layer = PointerGenerator(vocab)
+    specs = [tf.TensorSpec((None, vocab), tf.float32, name="logits"), tf.TensorSpec((None, 5), tf.float32, name="attention"),
+             tf.TensorSpec((None, 5), tf.int32, name="source"), tf.TensorSpec((None, 1), tf.float32, name="gate")]
+    step = tf.function(lambda logits, attention, source, gate: layer([logits, attention, source, gate]),
+                       input_signature=specs)
+    proto, _ = tf2onnx.convert.from_function(step, input_signature=specs, opset=17)
+    scatters = [node for node in proto.graph.node if node.op_type == "ScatterND"]
+    assert scatters and all(a.s == b"add" for node in scatters for a in node.attribute if a.name == "reduction")
+    feed = {"logits": rng.normal(size=(2, vocab)).astype("float32"),
+            "attention": np.asarray(keras.ops.softmax(rng.normal(size=(2, 5)).astype("float32"))),
+            "source": np.array([[3, 4, 4, 4, 0], [2, 2, 7, 8, 2]], "int32"), "gate": np.full((2, 1), -1.0, "float32")}
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, feed)[0]
+    expected = reference(feed["logits"], feed["attention"], feed["source"], feed["gate"])[:, 0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(step(**feed)), expected, atol=1e-5)

@@ -252,3 +252,19 @@ def test_cli_generate_reads_each_family(zoo_env, emoji, capsys):
     assert cli.main(["generate", "charrnn-tiny", "KING.", "--num-beams", "1", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip() == "KING." + zoo.load("charrnn-tiny").generate(
         "KING.", do_sample=False, max_new_tokens=5)
+
+
+def test_warmup_covers_every_length_bucket(loaded):
+    """`warmup()` generates once per shape a request can have: for a title
+    model, one text per source-length bucket; for the character LM, one prompt
+    per prompt-length bucket."""
+    for name in ("autotitle-tiny", "autotitle-tiny-unilm"):
+        generator = loaded(name)
+        width = lambda ids: -(-(len(ids) + generator.added_tokens) // generator.length_bucket)  # noqa: E731
+        covered = [width(generator.source_ids(text, 0)) for text in generator.warmup_inputs()]
+        possible = {width(range(length)) for length in range(1, generator.config.max_source_length + 1)}
+        assert sorted(covered) == sorted(possible)
+        assert generator.warmup(batch_sizes=(1, 2)) > 0
+    generator = loaded("charrnn-tiny")
+    widths = {generator.prompt_ids([prompt]).shape[1] for prompt in generator.warmup_inputs()}
+    assert widths == {generator.prompt_ids(["x" * n]).shape[1] for n in range(1, 400)} == set(range(16, 257, 16))

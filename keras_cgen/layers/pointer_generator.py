@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from keras_cgen.ops import scatter_add_rows
+
 
 @keras.saving.register_keras_serializable(package="keras_cgen")
 class PointerGenerator(keras.layers.Layer):
@@ -48,13 +50,11 @@ class PointerGenerator(keras.layers.Layer):
         if logits.shape[-1] is not None and logits.shape[-1] != self.vocabulary_size:
             raise ValueError(f"PointerGenerator(vocabulary_size={self.vocabulary_size}) got logits with last "
                              f"dimension {logits.shape[-1]}.")
-        # A one-hot product, not a scatter: repeated source tokens must add up on
-        # every runtime (ONNX ScatterND leaves duplicate indices undefined).
-        onehot = ops.one_hot(ops.cast(source_token_ids, "int32"), self.vocabulary_size, dtype="float32")
         attention = ops.cast(attention, "float32")
-        if len(attention.shape) == 2:
-            copy = ops.einsum("bs,bsv->bv", attention, onehot)
-        else:
+        if len(attention.shape) == 2:  # one decoding step: a scatter-add (repeated source tokens add up)
+            copy = scatter_add_rows(attention, source_token_ids, self.vocabulary_size)
+        else:  # training: every target position at once, as one product
+            onehot = ops.one_hot(ops.cast(source_token_ids, "int32"), self.vocabulary_size, dtype="float32")
             copy = ops.matmul(attention, onehot)
         p_gen = ops.sigmoid(ops.cast(gate, "float32"))
         mixed = p_gen * ops.softmax(ops.cast(logits, "float32"), axis=-1) + (1.0 - p_gen) * copy

@@ -63,6 +63,21 @@ class TitleGenerator(Generator):
             titles, scores = titles[0], scores[0]
         return (titles, scores) if return_scores else titles
 
+    # Tokens a title model adds around the source (UniLM: [CLS] and [SEP]).
+    added_tokens = 0
+
+    def warmup_inputs(self):
+        """A text per length bucket: one vocabulary word repeated."""
+        words = [t for t in self.vocabulary.tokens if t.isalpha() and t == t.lower() and len(self.vocabulary.encode(t)) == 1]
+        joiner = "" if self.vocabulary.unit == "characters" else " "
+        texts, widths = [], set()
+        for length in range(1, self.config.max_source_length + 1):
+            width = -(-(length + self.added_tokens) // self.length_bucket)
+            if width not in widths:
+                widths.add(width)
+                texts.append(joiner.join([words[0]] * length))
+        return texts
+
     def serving_prepare(self, strings):
         import tensorflow as tf
 
@@ -117,6 +132,8 @@ class LSTMTitleGenerator(TitleGenerator):
 
 class UniLMTitleGenerator(TitleGenerator):
     """UniLM title models: `[CLS] body [SEP]` in, the title segment out."""
+
+    added_tokens = 2
 
     def __init__(self, directory, config):
         from keras_cgen.models import BertConfig

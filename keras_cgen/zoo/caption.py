@@ -66,6 +66,9 @@ class CaptionGenerator(Generator):
             captions, scores = captions[0], scores[0]
         return (captions, scores) if return_scores else captions
 
+    def warmup_inputs(self):
+        return [np.ones((self.image_size, self.image_size, 3), "float32")]  # images are resized: one shape
+
     def decode_ids(self, images, plan, seed, cache_write="where"):
         """The decode graph on float images `[B, size, size, 3]` in [0, 1]."""
         from keras import ops

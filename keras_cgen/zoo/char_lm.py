@@ -11,11 +11,15 @@ import numpy as np
 from keras_cgen.zoo.generator import Generator
 
 MAX_PROMPT = 256  # characters of a prompt read (its end): each is one decoder step
+# Prompts are left-padded to a multiple of this: the XLA-compiled loop is traced
+# once per shape, not once per prompt length (a padding step changes nothing).
+LENGTH_BUCKET = 16
 
 
 def left_pad(rows):
-    """Lists of ids -> int32 `[B, longest]`, each row at the right end."""
-    width = max(len(row) for row in rows)
+    """Lists of ids -> int32 `[B, W]`, each row at the right end; W is the
+    longest row rounded up to the length bucket."""
+    width = -(-max(len(row) for row in rows) // LENGTH_BUCKET) * LENGTH_BUCKET
     return np.stack([np.pad(np.asarray(row, "int32"), (width - len(row), 0)) for row in rows]).astype("int32")
 
 
@@ -56,6 +60,10 @@ class CharLMGenerator(Generator):
             out = [rows[0] for rows in out]
         return out[0] if single else out
 
+    def warmup_inputs(self):
+        """A prompt per length bucket."""
+        return ["a" * length for length in range(LENGTH_BUCKET, MAX_PROMPT + 1, LENGTH_BUCKET)]
+
     def decode_ids(self, ids, plan, seed, cache_write="where"):
         """The decode graph on left-padded prompt ids `[B, P]`."""
         return self.decoder.decode(ids, plan, seed, cache_write)
@@ -68,6 +76,7 @@ class CharLMGenerator(Generator):
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         dense = ids.to_tensor(0)
         width = tf.shape(dense)[1]
+        width += -width % LENGTH_BUCKET  # as `left_pad`: the same steps, the same numbers
         positions = tf.range(width)[None, :] - (width - lengths)[:, None]
         return tf.where(positions >= 0, tf.gather(dense, tf.maximum(positions, 0), batch_dims=1), 0)
 

@@ -99,6 +99,9 @@ class ConditionalLMGenerator(Generator):
         out = self.texts_of(self.decoder.generate(inputs, **settings).sequences)
         return out[0] if single else out
 
+    def warmup_inputs(self):
+        return self.labels[:1]  # every request starts from one token: one shape per batch size
+
     def nats(self, texts, conditions=None, batch_size=64):
         """Per text: (sum of -log p of its characters and the end token, count)."""
         from keras import ops

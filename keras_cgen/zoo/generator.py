@@ -76,6 +76,28 @@ class Generator:
             raise ValueError(f"`max_new_tokens` must be {allowed}, got {value!r}.")
         return settings
 
+    def warmup(self, batch_sizes=(1,), **settings):
+        """Runs `generate` once for every input shape a request can have
+        (each length bucket, at each batch size) with these settings (default:
+        the model's own), so that no later request pays an XLA compile.
+        Shows a progress bar; returns the seconds spent."""
+        import time
+        import warnings
+
+        from tqdm.auto import tqdm
+
+        jobs = [(size, example) for size in batch_sizes for example in self.warmup_inputs()]
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for size, example in tqdm(jobs, desc=f"warming up {self.directory.name}", unit=" shapes"):
+                self.generate([example] * size, **settings)
+        return time.perf_counter() - start
+
+    def warmup_inputs(self):
+        """One input per shape class that `generate` compiles for (see `warmup`)."""
+        raise NotImplementedError
+
     def max_new_tokens_limit(self):
         """The most tokens the model can write (None: no limit of its own)."""
         return None
