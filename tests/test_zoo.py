@@ -264,7 +264,7 @@ def test_warmup_covers_every_length_bucket(loaded):
         covered = [width(generator.source_ids(text, 0)) for text in generator.warmup_inputs()]
         possible = {width(range(length)) for length in range(1, generator.config.max_source_length + 1)}
         assert sorted(covered) == sorted(possible)
-        assert generator.warmup(batch_sizes=(1, 2)) > 0
+    assert loaded("autotitle-tiny").warmup(batch_sizes=(1,)) > 0
     generator = loaded("charrnn-tiny")
     widths = {generator.prompt_ids([prompt]).shape[1] for prompt in generator.warmup_inputs()}
     assert widths == {generator.prompt_ids(["x" * n]).shape[1] for n in range(1, 400)} == set(range(16, 257, 16))
