@@ -37,7 +37,7 @@ def main():
         pairs = [pairs[i] for i in sorted(np.random.default_rng(0).choice(len(pairs), args.limit, replace=False))]
     bodies, references = [p["body"] for p in pairs], [p["title"] for p in pairs]
     print(f"{generator.directory.name}: valid split, {len(pairs)} pairs, shipped settings "
-          f"{generator.config.get('generation', {})}\n")
+          f"{generator.config.generation}\n")
     print("| num_beams | length_penalty | no_repeat_ngram_size | ROUGE-L | ROUGE-2 | seconds |\n|---|---|---|---|---|---|")
     for beams, penalty, no_repeat in itertools.product(args.beams, args.length_penalties, args.no_repeat):
         if beams == 1 and penalty != args.length_penalties[0]:
