@@ -68,14 +68,15 @@ class TitleGenerator(Generator):
 
     def warmup_inputs(self):
         """A text per length bucket: one vocabulary word repeated."""
-        words = [t for t in self.vocabulary.tokens if t.isalpha() and t == t.lower() and len(self.vocabulary.encode(t)) == 1]
+        word = next(t for t in self.vocabulary.tokens
+                    if t.isalpha() and t == t.lower() and len(self.vocabulary.encode(t)) == 1)
         joiner = "" if self.vocabulary.unit == "characters" else " "
         texts, widths = [], set()
         for length in range(1, self.config.max_source_length + 1):
             width = -(-(length + self.added_tokens) // self.length_bucket)
             if width not in widths:
                 widths.add(width)
-                texts.append(joiner.join([words[0]] * length))
+                texts.append(joiner.join([word] * length))
         return texts
 
     def serving_prepare(self, strings):

@@ -23,6 +23,12 @@ def left_pad(rows):
     return np.stack([np.pad(np.asarray(row, "int32"), (width - len(row), 0)) for row in rows]).astype("int32")
 
 
+def prompt_ids(vocabulary, prompts, max_prompt=MAX_PROMPT):
+    """Left-padded ids `[B, P]` of the prompts' last `max_prompt` characters
+    (an empty prompt starts after a blank line): `generate`'s and a client's."""
+    return left_pad([vocabulary.encode(prompt or "\n")[-max_prompt:] for prompt in prompts])
+
+
 def beam_options(options):
     """`cgen generate --num-beams K` on a sampling LM: beam search (K > 1) or greedy (K = 1)."""
     return {"num_beams": options["num_beams"], "do_sample": False} if options.get("num_beams") else {}
@@ -43,7 +49,7 @@ class CharLMGenerator(Generator):
 
     def prompt_ids(self, prompts):
         """Left-padded ids `[B, P]` of the prompts' last `MAX_PROMPT` characters."""
-        return left_pad([self.vocabulary.encode(prompt or "\n")[-MAX_PROMPT:] for prompt in prompts])
+        return prompt_ids(self.vocabulary, prompts)
 
     def generate(self, prompts=None, n=1, max_new_tokens=None, **kwargs):
         """Continuations of `prompts` (a string or list; None: from a blank
@@ -90,7 +96,7 @@ class CharLMGenerator(Generator):
 
     @classmethod
     def client_feed(cls, requests, metadata, vocabulary):
-        return left_pad([vocabulary.encode(text or "\n")[-metadata["max_prompt"]:] for text in requests])
+        return prompt_ids(vocabulary, requests, metadata["max_prompt"])
 
     def cli_lines(self, prompts, options):
         samples = self.generate(prompts, n=options.get("n") or 1, seed=options.get("seed"),
