@@ -70,9 +70,9 @@ def main():
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--no-jit-compile", action="store_true")
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
-                        help="mirrored: tf.distribute.MirroredStrategy over every visible device")
+    training.add_arguments(parser)
     args = parser.parse_args()
+    strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
     works = load_works()
@@ -87,12 +87,12 @@ def main():
                    dropout=args.dropout)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, args.steps, alpha=0.05, warmup_target=args.learning_rate,
                                                       warmup_steps=max(1, args.steps // 20))
-    with training.distribution_strategy(args.strategy).scope():
+    with strategy.scope():
         model = build_char_rnn(len(vocabulary), **builder)
         model.compile(keras.optimizers.Adam(schedule, clipnorm=1.0),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=not args.no_jit_compile)
-    work = training.work_dir("charrnn")
+    work = training.work_dir("charrnn", args.work)
     minutes = training.fit(model, random_windows(train_ids, args.sequence_length, args.batch_size), valid,
                            epochs=-(-args.steps // args.steps_per_epoch), steps_per_epoch=args.steps_per_epoch,
                            batch_size=args.batch_size, work=work, patience=100, callbacks=[TimeBudget(args.minutes)])
@@ -102,8 +102,7 @@ def main():
                            data={"valid": sorted(works["valid"]), "test": sorted(works["test"]),
                                  "train_characters": len(train_ids)},
                            training=training.record(__file__, args, minutes))
-    out = training.save_zoo_model(args.out, config, model, vocabulary, work)
-    print(f"wrote {out} after {minutes:.1f} min of training")
+    training.save_zoo_model(args.out, config, model, vocabulary, work)
 
 
 if __name__ == "__main__":

@@ -72,9 +72,9 @@ def main():
     parser.add_argument("--max-length", type=int, default=95, help="review characters kept")
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--no-jit-compile", action="store_true")
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
-                        help="mirrored: tf.distribute.MirroredStrategy over every visible device")
+    training.add_arguments(parser)
     args = parser.parse_args()
+    strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
     reviews = load_reviews()
@@ -95,13 +95,13 @@ def main():
                               else {}))
     keras.mixed_precision.set_dtype_policy(args.precision)
     steps = args.epochs * args.steps_per_epoch
-    with training.distribution_strategy(args.strategy).scope():
+    with strategy.scope():
         model = build()
         schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.05, warmup_target=args.learning_rate,
                                                           warmup_steps=max(1, steps // 20))
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
-    work = training.work_dir("clm")
+    work = training.work_dir("clm", args.work)
     minutes = training.fit(model, dataset(train, args.batch_size, args.conditioning, True),
                            dataset(valid, args.batch_size, args.conditioning, False), epochs=args.epochs,
                            steps_per_epoch=args.steps_per_epoch, work=work, patience=args.epochs)
@@ -114,8 +114,7 @@ def main():
                            max_new_tokens=args.max_length + 1, generation={"do_sample": True, "top_p": 0.9},
                            condition=condition if args.conditioning == "layer_norm" else None,
                            training=training.record(__file__, args, minutes))
-    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
-    print(f"wrote {out} after {minutes:.1f} min of training")
+    training.save_zoo_model(args.out, config, final, vocabulary, work)
 
 
 if __name__ == "__main__":

@@ -85,9 +85,9 @@ def main():
     parser.add_argument("--backbone", help="a keras.applications model name instead of the small CNN")
     parser.add_argument("--backbone-weights", help="that backbone's weights file")
     parser.add_argument("--no-jit-compile", action="store_true")
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
-                        help="mirrored: tf.distribute.MirroredStrategy over every visible device")
+    training.add_arguments(parser)
     args = parser.parse_args()
+    strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     if args.backbone and not (args.backbone_weights and Path(args.backbone_weights).is_file()):
         parser.error(f"--backbone {args.backbone} needs --backbone-weights FILE (an existing weights file; no ImageNet "
                      f"download is reachable and a random backbone is never used silently), got "
@@ -108,7 +108,7 @@ def main():
                              intermediate_size=2 * args.hidden_size, max_position=args.max_length + 2,
                              dropout=args.dropout, attention_dropout=args.dropout)
     steps = args.epochs * -(-len(splits["train"]) // args.batch_size)
-    with training.distribution_strategy(args.strategy).scope():
+    with strategy.scope():
         model = build_image_captioner(transformer, build_image_encoder(**encoder_config,
                                                                        backbone_weights=args.backbone_weights),
                                       augment=args.augment)
@@ -123,7 +123,7 @@ def main():
     if args.freeze_encoder:
         model.get_layer("Image-Encoder").trainable = False
         model.compile(model.optimizer, training.target_loss(), jit_compile=not args.no_jit_compile)
-    work = training.work_dir("caption")
+    work = training.work_dir("caption", args.work)
     minutes += training.fit(model, train, (valid[0], valid[1], valid[2]), epochs=args.epochs,
                            batch_size=args.batch_size, work=work, patience=args.patience)
 
@@ -135,8 +135,7 @@ def main():
     config = zoo.ZooConfig(family="image_caption", language=args.language, transformer=transformer.to_dict(),
                            encoder=encoder_config, vocabulary="vocab.json", max_new_tokens=args.max_length + 1,
                            generation={"num_beams": 4}, training=training.record(__file__, args, minutes))
-    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
-    print(f"wrote {out} after {minutes:.1f} min of training")
+    training.save_zoo_model(args.out, config, final, vocabulary, work)
 
 
 if __name__ == "__main__":

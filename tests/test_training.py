@@ -30,7 +30,7 @@ def test_unilm_training_step_learns_only_the_title(rng):
                         max_position=32, dropout=0.0)
     keras.utils.set_random_seed(0)
     model = build_transformer(config, "unilm")
-    model.compile(keras.optimizers.Adam(1e-2), training.target_loss(), jit_compile=True)
+    model.compile(keras.optimizers.Adam(1e-2), training.target_loss(), jit_compile=False)
     ids = np.array([[2, 5, 6, 7, 3, 9, 10, 3], [2, 8, 8, 3, 11, 12, 3, 0]], "int32")
     segments = np.array([[0, 0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 0]], "int32")
     x = {"token_ids": ids, "segment_ids": segments}
@@ -39,8 +39,10 @@ def test_unilm_training_step_learns_only_the_title(rng):
     before = model.evaluate(x, labels, sample_weight=weights, verbose=0)
     scrambled = np.where(weights > 0, labels, rng.integers(1, 40, labels.shape))  # source labels do not count
     assert model.evaluate(x, scrambled, sample_weight=weights, verbose=0) == before
-    history = model.fit(x, labels, sample_weight=weights, epochs=30, verbose=0)
-    assert history.history["loss"][-1] < 0.2 * before
+    repeat = lambda a: np.tile(a, (30, 1))  # noqa: E731  (30 steps in one epoch: no per-epoch overhead)
+    model.fit({k: repeat(v) for k, v in x.items()}, repeat(labels), sample_weight=repeat(weights), batch_size=2,
+              shuffle=False, verbose=0)
+    assert model.evaluate(x, labels, sample_weight=weights, verbose=0) < 0.2 * before
 
 
 def test_mirrored_strategy_on_two_logical_cpus_equals_one_device():

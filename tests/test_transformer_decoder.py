@@ -69,9 +69,10 @@ def test_real_minilm_unilm_cached_equals_rerun():
     np.testing.assert_allclose(cached.scores, rerun.scores, rtol=1e-4)
 
 
-# Greedy is also covered by every sampling family's ONNX export (tests/test_export.py): slow here.
-@pytest.mark.parametrize("settings", [pytest.param(dict(), marks=pytest.mark.slow),
-                                      dict(num_beams=3, eos_token_id=3, num_return_sequences=2)])
+# Covered in `make test` by every family's ONNX export (tests/test_export.py: greedy and sampling
+# families, beam search through the UniLM title model): slow here.
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", [dict(), dict(num_beams=3, eos_token_id=3, num_return_sequences=2)])
 def test_decode_graph_converts_to_onnx(settings):
     import onnxruntime
     import tf2onnx
