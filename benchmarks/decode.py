@@ -1,9 +1,13 @@
 """Decoding speed: keras-cgen's engine vs the peers, same model shape, same run.
 
-A 4-layer, 256-wide, 4-head decoder with vocab 8192 and random weights; batch 8,
-32-token prompt, 64 and 128 new tokens (no early stop), greedy and beam 4:
+A 4-layer, 256-wide, 4-head decoder with vocab 8192 and random weights; batch 8
+(and 1, 32 with --batch-sizes), 32-token prompt, 64 and 128 new tokens (no early
+stop), greedy and beam 4:
 
   cgen        keras_cgen TransformerDecoder.generate (KV cache, one XLA graph)
+  cgen_lstm   keras_cgen LSTMSeq2SeqDecoder.generate on the zoo's LSTM title model
+              shape (8k vocab, 128 / 256 units, attention + copy prior + pointer),
+              the 32 prompt tokens as its source: no peer, a row for scale
   rerun       the same model decoded the bert4keras way: a host loop that re-runs
               the whole model on the whole prefix for every token
   keras_hub   keras_hub GPT2CausalLM, GreedySampler / BeamSampler(num_beams=4)
@@ -15,6 +19,7 @@ the first call (trace + compile + run) and the process's peak RSS.
 
     python benchmarks/decode.py                 # everything, table to stdout
     python benchmarks/decode.py --markdown out.md
+    python benchmarks/decode.py --batch-sizes 1 32 --new-tokens 128 --systems cgen keras_hub hf cgen_lstm
 """
 
 import argparse
@@ -26,14 +31,27 @@ import sys
 import time
 
 VOCAB, WIDTH, LAYERS, HEADS, FFN = 8192, 256, 4, 4, 1024
-BATCH, PROMPT = 8, 32
-SYSTEMS = ("cgen", "rerun", "keras_hub", "hf")
+PROMPT = 32
+BATCH = 8  # the child's batch size (set from its --child spec)
+SYSTEMS = ("cgen", "rerun", "keras_hub", "hf", "cgen_lstm")
 
 
 def prompt_ids():
     import numpy as np
 
     return np.random.default_rng(0).integers(1, VOCAB, size=(BATCH, PROMPT)).astype("int32")
+
+
+def cgen_lstm_runner(strategy, new_tokens):
+    import keras_cgen  # noqa: F401
+    from keras_cgen.models import LSTMSeq2SeqDecoder
+    from keras_cgen.models import build_lstm_seq2seq
+
+    model = build_lstm_seq2seq(VOCAB, embedding_dim=128, hidden_units=256, pointer=True)
+    decoder = LSTMSeq2SeqDecoder(model, start_id=2)
+    ids = prompt_ids()
+    beams = dict(num_beams=4) if strategy == "beam4" else {}
+    return lambda: decoder.generate(ids, max_new_tokens=new_tokens, **beams).sequences.numpy()
 
 
 def cgen_runner(strategy, new_tokens):
@@ -141,7 +159,8 @@ def measure(system, strategy, new_tokens, runs):
     times.sort()
     median = times[len(times) // 2]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"system": system, "strategy": strategy, "new_tokens": new_tokens, "tokens_per_s": BATCH * new_tokens / median,
+    return {"system": system, "strategy": strategy, "new_tokens": new_tokens, "batch": BATCH,
+            "tokens_per_s": BATCH * new_tokens / median,
             "median_s": median, "first_call_s": first, "peak_rss_mib": peak_mib, "runs": runs}
 
 
@@ -161,35 +180,40 @@ def main():
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--strategies", nargs="+", default=["greedy", "beam4"], choices=["greedy", "beam4"])
     parser.add_argument("--new-tokens", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[8])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per setting (the median is reported)")
     parser.add_argument("--rerun-runs", type=int, default=3, help="timed runs for the slow re-run baseline")
     parser.add_argument("--markdown", help="also write the results table to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        system, strategy, new_tokens, runs = args.child.split(",")
+        global BATCH
+        system, strategy, new_tokens, runs, batch = args.child.split(",")
+        BATCH = int(batch)
         print("RESULT " + json.dumps(measure(system, strategy, int(new_tokens), int(runs))))
         return
 
     results = []
-    for new_tokens in args.new_tokens:
-        for strategy in args.strategies:
-            for system in args.systems:
-                if not available(system):
-                    print(f"skip {system}: not importable", file=sys.stderr)
-                    continue
-                runs = args.rerun_runs if system == "rerun" else args.runs
-                child = [sys.executable, __file__, "--child", f"{system},{strategy},{new_tokens},{runs}"]
-                env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
-                proc = subprocess.run(child, capture_output=True, text=True, env=env)
-                line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-                if proc.returncode or not line:
-                    print(f"{system} {strategy} {new_tokens} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
-                    continue
-                result = json.loads(line[0][7:])
-                results.append(result)
-                print(f"{system:10s} {strategy:7s} {new_tokens:4d} new: {result['tokens_per_s']:8.0f} tok/s  "
-                      f"first call {result['first_call_s']:6.1f} s  peak {result['peak_rss_mib']:6.0f} MiB", flush=True)
+    for batch in args.batch_sizes:
+        for new_tokens in args.new_tokens:
+            for strategy in args.strategies:
+                for system in args.systems:
+                    if not available(system):
+                        print(f"skip {system}: not importable", file=sys.stderr)
+                        continue
+                    runs = args.rerun_runs if system == "rerun" else args.runs
+                    child = [sys.executable, __file__, "--child", f"{system},{strategy},{new_tokens},{runs},{batch}"]
+                    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+                    proc = subprocess.run(child, capture_output=True, text=True, env=env)
+                    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+                    if proc.returncode or not line:
+                        print(f"{system} {strategy} {new_tokens} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+                        continue
+                    result = json.loads(line[0][7:])
+                    results.append(result)
+                    print(f"batch {batch:3d} {system:10s} {strategy:7s} {new_tokens:4d} new: "
+                          f"{result['tokens_per_s']:8.0f} tok/s  first call {result['first_call_s']:6.1f} s  "
+                          f"peak {result['peak_rss_mib']:6.0f} MiB", flush=True)
     table = markdown(results)
     print(table)
     if args.markdown:
@@ -198,14 +222,16 @@ def main():
 
 
 def markdown(results):
-    lines = ["| new tokens | strategy | system | new tokens/s (median) | vs cgen | first call (s) | peak RSS (MiB) |",
-             "|---:|---|---|---:|---:|---:|---:|"]
+    lines = ["| batch | new tokens | strategy | system | new tokens/s (median) | vs cgen | first call (s) | "
+             "peak RSS (MiB) |", "|---:|---:|---|---|---:|---:|---:|---:|"]
     for r in results:
         ours = next((x for x in results if x["system"] == "cgen" and x["strategy"] == r["strategy"]
-                     and x["new_tokens"] == r["new_tokens"]), None)
+                     and x["new_tokens"] == r["new_tokens"] and x["batch"] == r["batch"]), None)
         ratio = f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x slower" if ours and r is not ours else ""
-        lines.append(f"| {r['new_tokens']} | {r['strategy']} | {r['system']} | {r['tokens_per_s']:.0f} | {ratio} | "
-                     f"{r['first_call_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+        if r["system"] == "cgen_lstm":
+            ratio = "(another model)"
+        lines.append(f"| {r['batch']} | {r['new_tokens']} | {r['strategy']} | {r['system']} | {r['tokens_per_s']:.0f} | "
+                     f"{ratio} | {r['first_call_s']:.1f} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 CHILD = r"""
-import json, sys, time, warnings
+import json, os, sys, time, warnings
 import numpy as np
 kind, path, texts, requests = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
 if kind == "saved_model":
@@ -39,9 +39,10 @@ elif kind == "onnx":
     vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
     client = family(meta["family"]).generator_class()  # the client-side preparation serve-check uses
     name = next(iter(meta["inputs"]))
-    session = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
+    graph = "/model.ort.onnx" if os.path.isfile(path + "/model.ort.onnx") else "/model.onnx"  # as exported
+    ort = onnxruntime.InferenceSession(path + graph, providers=["CPUExecutionProvider"])
     def answer(batch):  # preparing the inputs on the client is part of the request
-        sequences, scores = session.run(["sequences", "scores"], {name: client.client_feed(batch, meta, vocabulary)})
+        sequences, scores = ort.run(["sequences", "scores"], {name: client.client_feed(batch, meta, vocabulary)})
         return client.client_answer(sequences, scores, vocabulary)["text"]
 else:
     import keras_cgen

@@ -134,16 +134,27 @@ def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=N
         print(f"{work}: training finished earlier; its best weights are loaded")
         return json.loads(finished.read_text())["minutes"]
     own = work if is_chief() else Path(tempfile.mkdtemp(prefix="cgen-worker-"))
-    resumed = (work / "backup").exists() and (own / "history.csv").exists()
-    best_so_far = min((float(row["val_loss"]) for row in csv.DictReader(open(own / "history.csv"))), default=None) \
-        if resumed else None
+    backup = work / "backup" / "training_metadata.json"
+    resumed = backup.exists() and (own / "history.csv").exists()
+    best_so_far = None
+    if resumed:  # the log keeps the epochs the backup holds: a killed epoch is trained (and logged) again
+        rows = list(csv.DictReader(open(own / "history.csv")))
+        rows = [row for row in rows if int(row["epoch"]) < json.loads(backup.read_text())["epoch"]]
+        with open(own / "history.csv", "w", newline="") as log:
+            if rows:
+                writer = csv.DictWriter(log, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        best_so_far = min((float(row["val_loss"]) for row in rows), default=None)
+        resumed = bool(rows)
     callbacks = [
-        _ChiefBackupAndRestore(work / "backup", double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(own / "best.weights.h5", save_best_only=True, save_weights_only=True,
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(patience=patience),
         keras.callbacks.CSVLogger(own / "history.csv", append=resumed),
         *callbacks,
+        # Last: once the backup says an epoch is done, its log row and checkpoint are on disk.
+        _ChiefBackupAndRestore(work / "backup", double_checkpoint=True),
     ]
     if isinstance(train, tf.data.Dataset) and isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Datasets from Python generators have no files to split: each worker keeps its share of elements.

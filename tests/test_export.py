@@ -104,6 +104,7 @@ def test_onnx_decode_loop_answers_like_generate(loaded, emoji, tmp_path, name):
     requests, (texts, scores) = requests_and_expected(name, generator, emoji, jit_compile=False, **generation)
     answer = serve_check(out, requests)  # onnxruntime in a fresh process, inputs from the family's client_feed
     assert answer["requires"] == ["onnxruntime"]
+    assert answer["graphs"] == ["model.ort.onnx", "model.onnx"]  # the optimised graph, checked against the standard one
     assert answer["answer"]["text"][: len(texts)] == texts
     if scores is not None:
         np.testing.assert_allclose(answer["answer"]["score"][: len(texts)], scores, rtol=1e-4, atol=1e-4)

@@ -67,9 +67,6 @@ def test_two_workers_train_like_one_process_and_resume_after_a_kill(tmp_path):
     work = tmp_path / "work"
     metadata = work / "lstm" / "backup" / "training_metadata.json"
     workers = start_workers(tmp_path, work, "--pause", "1")
-    # The reference, while the workers start: one process, no distribution, the same global batch.
-    single_process = multiworker_worker.train(tf.distribute.get_strategy(), tmp_path / "single", ["lstm", "unilm"],
-                                              EPOCHS)
     deadline = time.time() + 240
     while time.time() < deadline and not (metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 1):
         assert all(worker.poll() is None for worker in workers), "a worker stopped before the kill"
@@ -82,7 +79,11 @@ def test_two_workers_train_like_one_process_and_resume_after_a_kill(tmp_path):
     assert 1 <= backed_up < EPOCHS
 
     # The job restarted: the LSTM resumes from the chief's backup, the UniLM trains from the start.
-    logs = finish(start_workers(tmp_path, work), tmp_path)
+    workers = start_workers(tmp_path, work)
+    # The reference, meanwhile: one process, no distribution, the same global batch.
+    single_process = multiworker_worker.train(tf.distribute.get_strategy(), tmp_path / "single", ["lstm", "unilm"],
+                                              EPOCHS)
+    logs = finish(workers, tmp_path)
     assert "replicas 2 chief True" in logs and "replicas 2 chief False" in logs
     history = (work / "lstm" / "history.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in history][-(EPOCHS - backed_up):] == [str(e) for e in range(backed_up, EPOCHS)]

@@ -57,6 +57,7 @@ def test_condition_changes_what_is_generated():
     assert out.sequences[0, 0].numpy().tolist() != out.sequences[1, 0].numpy().tolist()
 
 
+@pytest.mark.slow  # the real UniLM zoo model's recorded titles (tests/test_zoo_outputs.py) cover real weights
 def test_real_minilm_unilm_cached_equals_rerun():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MiniLM has no MLM head: it stays random, which is fine here

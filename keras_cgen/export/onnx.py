@@ -4,7 +4,11 @@ generated ids and scores out. The vocabulary and what a client needs to
 prepare inputs (`input_metadata`) travel beside it.
 
 Sampling draws from stateless TensorFlow random ops that ONNX has no
-operator for: sampling models export their greedy or beam-search decoding."""
+operator for: sampling models export their greedy or beam-search decoding.
+
+`model.onnx` is the standard graph (any ONNX runtime); `model.ort.onnx` is the
+same graph after onnxruntime's portable optimisations (constant folding, node
+fusions into its own operators), which onnxruntime sessions load instead."""
 
 import json
 import shutil
@@ -16,6 +20,19 @@ import tensorflow as tf
 from keras_cgen.decoding import engine
 
 OPSET = 17
+OPTIMISED = "model.ort.onnx"
+
+
+def optimise(model_path, optimised_path):
+    """Saves onnxruntime's optimised graph of `model_path`. ORT_ENABLE_EXTENDED,
+    not ALL: ALL adds memory layouts for this machine's CPU, which the saved
+    file would then require; a session still applies them when it loads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(optimised_path)
+    onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
 def decode_function(generator, settings):
@@ -34,7 +51,7 @@ def decode_function(generator, settings):
 
 def export_onnx(generator, out_dir, opset=OPSET, **settings):
     """Writes `out_dir/` (which must not exist): `model.onnx` (opset `opset`),
-    the vocabulary file and `metadata.json` (settings, special ids, how to
+    `model.ort.onnx` (onnxruntime's optimised graph), the vocabulary file and `metadata.json` (settings, special ids, how to
     tokenise). Written beside `out_dir` and renamed: a failed export leaves
     nothing."""
     import tf2onnx
@@ -54,6 +71,7 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
     try:
         tf2onnx.convert.from_function(decode, input_signature=decode.input_signature, opset=opset,
                                       output_path=str(work / "model.onnx"))
+        optimise(work / "model.onnx", work / OPTIMISED)
         vocabulary_file = generator.config.vocabulary
         shutil.copy(generator.directory / vocabulary_file, work / vocabulary_file)
         vocabulary = generator.vocabulary
