@@ -14,7 +14,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 
 def profile(graph, feed, requests):
@@ -25,7 +24,6 @@ def profile(graph, feed, requests):
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
     session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
     session.run(None, feed)  # first run: allocations, not counted below
-    first_end = None
     for _ in range(requests):
         session.run(None, feed)
     trace = json.loads(Path(session.end_profiling()).read_text())

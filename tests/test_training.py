@@ -1,16 +1,19 @@
-"""What the recipes share: the target-token loss, one UniLM training step, and
+"""What the recipes share: the target-token loss, one UniLM training step,
 MirroredStrategy on two logical CPU devices (in a fresh process: devices are
-configured before TensorFlow starts)."""
+configured before TensorFlow starts) and resuming `fit` from its work folder."""
 
+import json
 import subprocess
 import sys
 import textwrap
 
 import keras
 import numpy as np
+import pytest
 
 from keras_cgen import training
 from keras_cgen.models import BertConfig
+from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.models import build_transformer
 
 
@@ -77,3 +80,42 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_device():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "default 1" in result.stdout and "mirrored 2" in result.stdout and "ok" in result.stdout
+
+
+def test_fit_resumes_from_its_work_folder_after_a_crash(tmp_path):
+    """A run that dies mid-epoch 2 and is started again with the same `work`
+    ends with the uninterrupted run's weights and one log row per epoch; a
+    finished `work` is not trained again."""
+    rng = np.random.default_rng(0)
+    data = (rng.integers(1, 30, (16, 6)), rng.integers(1, 30, (16, 6)), np.ones((16, 6), "float32"))
+
+    def run(work, callbacks=()):
+        keras.utils.set_random_seed(0)
+        ids = keras.Input((6,), dtype="int32")
+        model = keras.Model(ids, keras.layers.Dense(30)(keras.layers.Embedding(30, 8)(ids)))
+        model.compile(keras.optimizers.Adam(0.01), training.target_loss(), jit_compile=False)
+        training.fit(model, data, data, epochs=4, batch_size=8, work=work, patience=4, verbose=0, shuffle=False,
+                     callbacks=callbacks)
+        return model.get_weights()
+
+    class Killed(Exception):
+        pass
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:  # after the log row of epoch 2, before its backup
+                raise Killed
+
+    uninterrupted = run(tmp_path / "a")
+    with pytest.raises(Killed):
+        run(tmp_path / "b", [Crash()])
+    assert json.loads((tmp_path / "b" / "backup" / "training_metadata.json").read_text())["epoch"] == 2
+    resumed = run(tmp_path / "b")
+    for a, b in zip(uninterrupted, resumed):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    epochs = [row.split(",")[0] for row in (tmp_path / "b" / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2", "3"]
+    assert not (tmp_path / "b" / "backup").exists()
+    again = run(tmp_path / "b", [Crash()])  # finished: loads the best weights, trains nothing
+    for a, b in zip(resumed, again):
+        np.testing.assert_array_equal(a, b)

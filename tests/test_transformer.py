@@ -94,6 +94,7 @@ def fit_seq2seq(model, epochs, jit_compile=True):
     return model.fit(x, y, sample_weight=weights, epochs=epochs, batch_size=2, verbose=0).history["loss"]
 
 
+@pytest.mark.slow  # in `make test`: XLA training of the pointer LSTM, the UniLM step without XLA
 def test_training_with_xla_learns_the_targets():
     keras.utils.set_random_seed(0)
     losses = fit_seq2seq(seq2seq_model(), epochs=30)
