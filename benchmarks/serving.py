@@ -1,17 +1,21 @@
-"""Serving latency of the zoo title models: Keras `generate` vs the SavedModel
-loaded in a fresh TensorFlow process vs onnxruntime, same inputs, same run.
+"""Serving latency of the zoo models: Keras `generate` vs the SavedModel loaded
+in a fresh TensorFlow process vs onnxruntime, same inputs, same settings, same run.
 
-    .venv/bin/python benchmarks/serving.py --models autotitle-lstm-zh autotitle-lstm-en autotitle-unilm-en --requests 30
+    .venv/bin/python benchmarks/serving.py --requests 20            # every zoo model
+    .venv/bin/python benchmarks/serving.py --models autotitle-lstm-zh --requests 30
 
 Each runtime runs in its own process, one after the other (never in parallel),
-on held-out test descriptions: batch-1 and batch-8 requests, after two
-warm-up requests (tracing / session start are not counted); Keras first runs
-`generator.warmup(batch_sizes=(1, 8))`, which compiles every length bucket. Reports the
-p50 / p95 request latency and titles per second. Settings: beam 4, the
-model's own length limits (as exported).
+on held-out inputs of the model's family (its evaluation module's `requests`:
+test descriptions, test-play lines, labels, test emoji): batch-1 and batch-8
+requests, after two warm-up requests (tracing / session start are not counted);
+Keras first runs `generator.warmup(batch_sizes=(1, 8))`, which compiles every
+length bucket. Reports the p50 / p95 request latency and requests per second.
+Settings: the ONNX export's (`onnx_settings`: the model's own, greedy where it
+samples, since ONNX has no sampling operator), given to all three runtimes.
 """
 
 import argparse
+import base64
 import json
 import subprocess
 import sys
@@ -20,16 +24,18 @@ import warnings
 from pathlib import Path
 
 CHILD = r"""
-import json, os, sys, time, warnings
+import base64, json, os, sys, time, warnings
 import numpy as np
-kind, path, texts, requests = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
-if kind == "saved_model":
+kind, path, inputs, settings, requests = (sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]),
+                                           int(sys.argv[5]))
+if kind == "saved_model":  # inputs: the bytes a client sends, base64
     import tensorflow as tf
     meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
     if "tensorflow-text" in meta["requires"]:
         import tensorflow_text  # noqa: F401
     serve = tf.saved_model.load(path).signatures["serving_default"]
     name = next(iter(meta["signature"]["inputs"]))
+    inputs = [base64.b64decode(x) for x in inputs]
     answer = lambda batch: serve(**{name: tf.constant(batch)})["text"].numpy()
 elif kind == "onnx":
     import onnxruntime
@@ -48,12 +54,12 @@ else:
     import keras_cgen
     generator = keras_cgen.zoo.load(path)
     warnings.simplefilter("ignore", UserWarning)
-    warmed_up = generator.warmup(batch_sizes=(1, 8))  # every length bucket compiled before timing
-    answer = lambda batch: generator.generate(batch)  # the model's own settings (beam 4), as exported
+    warmed_up = generator.warmup(batch_sizes=(1, 8), **settings)  # every length bucket compiled before timing
+    answer = lambda batch: generator.generate(batch, **settings)
 result = {}
 for size in (1, 8):
-    batches = [texts[(i * size) % len(texts):][:size] for i in range(requests + 2)]
-    batches = [b if len(b) == size else texts[:size] for b in batches]
+    batches = [inputs[(i * size) % len(inputs):][:size] for i in range(requests + 2)]
+    batches = [b if len(b) == size else inputs[:size] for b in batches]
     for batch in batches[:2]:
         answer(batch)
     times = []
@@ -63,42 +69,45 @@ for size in (1, 8):
         times.append(time.perf_counter() - start)
     times = np.asarray(times)
     result[size] = {"p50_ms": 1000 * float(np.median(times)), "p95_ms": 1000 * float(np.percentile(times, 95)),
-                    "titles_per_s": size * len(times) / float(times.sum())}
+                    "per_s": size * len(times) / float(times.sum())}
 print(json.dumps(result))
 """
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["autotitle-lstm-zh", "autotitle-lstm-en", "autotitle-unilm-en"])
+    parser.add_argument("--models", nargs="+", default=None, help="zoo model names (default: the whole zoo)")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per batch size")
     args = parser.parse_args()
 
     import keras_cgen
-    from keras_cgen.data import load_pairs
     from keras_cgen.export import export_onnx
     from keras_cgen.export import export_saved_model
+    from keras_cgen.export.onnx import onnx_settings
+    from keras_cgen.zoo import family
 
-    print("| model | runtime | batch | p50 ms | p95 ms | titles/s |\n|---|---|---|---|---|---|")
+    print("| model | runtime | batch | p50 ms | p95 ms | requests/s |\n|---|---|---|---|---|---|")
     work = Path(tempfile.mkdtemp(prefix="cgen-serving-"))
-    for name in args.models:
+    for name in args.models or keras_cgen.zoo.list():
         generator = keras_cgen.zoo.load(name)
-        texts = [p["body"] for p in load_pairs(generator.config.language)["test"][:64]]
+        inputs = family(generator.config.family).evaluation_module().requests(generator, 64)
+        settings = onnx_settings(generator)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            saved = export_saved_model(generator, work / name, version=1)
-            onnx = export_onnx(generator, work / f"{name}-onnx")
-        for kind, path in (("keras", name), ("saved_model", saved), ("onnx", onnx)):
-            result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), json.dumps(texts),
-                                     str(args.requests)], capture_output=True, text=True)
+            saved = export_saved_model(generator, work / name, version=1, **settings)
+            onnx = export_onnx(generator, work / f"{name}-onnx", **settings)
+        sent = [base64.b64encode(data).decode() for data in type(generator).request_bytes(inputs)]
+        for kind, path, payload in (("keras", name, inputs), ("saved_model", saved, sent), ("onnx", onnx, inputs)):
+            result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), json.dumps(payload),
+                                     json.dumps(settings), str(args.requests)], capture_output=True, text=True)
             if result.returncode:
                 raise SystemExit(result.stderr[-3000:])
             rows = json.loads(result.stdout.strip().splitlines()[-1])
             label = {"keras": "Keras generate (XLA)", "saved_model": "SavedModel, fresh TF process",
-                     "onnx": "onnxruntime (+ client tokenising)"}[kind]
+                     "onnx": "onnxruntime (+ client preparation)"}[kind]
             for size, row in rows.items():
                 print(f"| {name} | {label} | {size} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | "
-                      f"{row['titles_per_s']:.1f} |", flush=True)
+                      f"{row['per_s']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

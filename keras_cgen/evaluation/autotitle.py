@@ -42,6 +42,14 @@ def generate_all(generator, texts, batch_size=64, **settings):
     return titles
 
 
+
+def requests(generator, count):
+    """`count` held-out inputs a user would send (serving benchmarks): test-split descriptions."""
+    from keras_cgen.data import load_pairs
+
+    return [p["body"] for p in load_pairs(generator.config.language)["test"][:count]]
+
+
 def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, resamples=1000):
     """Scores a zoo title model on a split of its corpus: beam 4, greedy, the
     lead baseline and, with `compare={"label": folder}`, other models (e.g. the

@@ -22,6 +22,14 @@ def nearest_neighbour_captions(train, test, language, image_size):
     return [train[i][language] for i in distances.argmin(axis=1)]
 
 
+
+def requests(generator, count):
+    """`count` held-out emoji PNG files (serving benchmarks)."""
+    from keras_cgen.data.emoji import load_emoji
+
+    return [row["image"] for row in load_emoji(size=generator.image_size)["test"][:count]]
+
+
 def evaluate(name, split="test", limit=None, compare=None):
     """BLEU-1/4, ROUGE-L and exact match of beam 4 and greedy captions, and of
     the nearest-neighbour baseline, on a split of the emoji."""

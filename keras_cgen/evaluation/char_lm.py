@@ -28,6 +28,16 @@ def char_lm_loss(generator, text, window=256, batch_size=64):
     return total / (count * window)
 
 
+
+def requests(generator, count):
+    """`count` held-out prompts (serving benchmarks): the first lines of the test plays' speeches."""
+    from keras_cgen.data.shakespeare import load_works
+
+    lines = [line + "\n" for text in load_works()["test"].values() for line in text.splitlines()
+             if line.strip() and line.strip()[-1] == "."]
+    return lines[:count]
+
+
 def evaluate(name, split=None, limit=None, compare=None, runs=3, seed=0):
     """Loss on the held-out plays (valid and test: `split` does not apply),
     samples at three temperatures and generation speed."""

@@ -37,6 +37,12 @@ class SentimentJudge:
         return self.pipeline.predict(texts).tolist()
 
 
+
+def requests(generator, count):
+    """`count` labels, each of the model's in turn (serving benchmarks)."""
+    return [generator.labels[i % len(generator.labels)] for i in range(count)]
+
+
 def evaluate(name, split=None, limit=None, compare=None, samples=300, seed=0):
     """The measured report of a `conditional_lm` zoo model (see the module
     doc): `compare` may name the baseline ("first_token": FOLDER) and the

@@ -35,6 +35,18 @@ def optimise(model_path, optimised_path):
     onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
+def onnx_settings(generator, **settings):
+    """The generator's settings (its config's defaults updated by `settings`),
+    greedy or beam search where they sample: ONNX has no operator for
+    TensorFlow's stateless sampling."""
+    settings = generator.settings(**settings)
+    if settings.get("do_sample"):
+        settings["do_sample"] = False
+        settings.setdefault("num_beams", 1)
+        settings.pop("num_return_sequences", None)
+    return settings
+
+
 def decode_function(generator, settings):
     """`tf.function`: the model's input (`generator.onnx_input()`) ->
     `sequences` int32 `[B, R, T]`, `scores` float32 `[B, R]`."""
@@ -59,11 +71,7 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise FileExistsError(f"'{out_dir}' exists: choose a new folder; exports are never overwritten.")
-    settings = generator.settings(**settings)
-    if settings.get("do_sample"):  # no ONNX operator for TensorFlow's stateless sampling
-        settings["do_sample"] = False
-        settings.setdefault("num_beams", 1)
-        settings.pop("num_return_sequences", None)
+    settings = onnx_settings(generator, **settings)
     decode = decode_function(generator, settings)
     name, _, description = generator.onnx_input()
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,9 @@ import importlib
 @dataclasses.dataclass(frozen=True)
 class Family:
     """`generator`: "module:Class" of its `Generator` subclass; `evaluation`: the
-    module with `evaluate(name, split, limit, compare)`, `summary(report)` and
-    `write_card(report, directory, command)`."""
+    module with `evaluate(name, split, limit, compare)`, `summary(report)`,
+    `write_card(report, directory, command)` and `requests(generator, count)`
+    (held-out inputs a user would send, for the serving benchmark)."""
 
     generator: str
     evaluation: str
