@@ -7,6 +7,8 @@ from keras_cgen.layers.bias_add import BiasAdd
 from keras_cgen.layers.cached_multi_head_attention import CachedMultiHeadAttention
 from keras_cgen.layers.conditional_layer_norm import ConditionalLayerNormalization
 from keras_cgen.layers.copy_prior import CopyPrior
+from keras_cgen.layers.gated_pixelcnn_block import GatedPixelCNNBlock
+from keras_cgen.layers.gated_pixelcnn_block import pixelcnn_masks
 from keras_cgen.layers.pointer_generator import PointerGenerator
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "CachedMultiHeadAttention",
     "ConditionalLayerNormalization",
     "CopyPrior",
+    "GatedPixelCNNBlock",
     "PointerGenerator",
     "causal_attention_mask",
+    "pixelcnn_masks",
     "unilm_attention_mask",
 ]

@@ -7,7 +7,7 @@ from keras_cgen.models.image_caption import build_image_encoder
 from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
 from keras_cgen.models.lstm_seq2seq import attention_map
 from keras_cgen.models.lstm_seq2seq import build_lstm_seq2seq
-
+from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
 from keras_cgen.models.transformer import BertConfig
 from keras_cgen.models.transformer import build_transformer
 from keras_cgen.models.transformer import config_from_model
@@ -20,6 +20,7 @@ __all__ = [
     "TransformerDecoder",
     "attention_map",
     "build_char_rnn",
+    "build_conditional_pixelcnn",
     "build_image_captioner",
     "build_image_encoder",
     "build_lstm_seq2seq",

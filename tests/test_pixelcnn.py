@@ -1,0 +1,105 @@
+"""The gated PixelCNN block and model: masks against numpy, what each output
+sees (no pixel sees itself or a later pixel; no blind spot), the condition's
+effect, a training step, serialisation."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_from_config_equal
+from conftest import roundtrip_keras_file
+
+from keras_cgen.layers import GatedPixelCNNBlock
+from keras_cgen.layers import pixelcnn_masks
+from keras_cgen.models import build_conditional_pixelcnn
+
+
+def tiny(num_classes=10, size=8):
+    keras.utils.set_random_seed(0)
+    return build_conditional_pixelcnn(num_classes, image_size=size, filters=8, num_blocks=3, kernel_size=3,
+                                      first_kernel_size=3, head_units=8)
+
+
+def test_masks():
+    vertical, horizontal = pixelcnn_masks(5, "A")
+    np.testing.assert_array_equal(vertical, np.array([[1] * 5] * 3 + [[0] * 5] * 2, "float32"))
+    np.testing.assert_array_equal(horizontal, np.array([[1, 1, 0, 0, 0]], "float32"))
+    np.testing.assert_array_equal(pixelcnn_masks(5, "B")[1], np.array([[1, 1, 1, 0, 0]], "float32"))
+    with pytest.raises(ValueError, match="`kernel_size` must be an odd positive int, got 4"):
+        pixelcnn_masks(4, "A")
+    with pytest.raises(ValueError, match="`mask_type` must be 'A' or 'B', got 'C'"):
+        GatedPixelCNNBlock(8, 3, "C")
+
+
+def test_block_against_numpy(rng):
+    """One conditional block, computed with explicit loops over the masked kernels."""
+    x = rng.normal(size=(2, 5, 5, 2)).astype("float32")
+    condition = np.eye(3, dtype="float32")[[0, 2]]
+    block = GatedPixelCNNBlock(4, 3, "B")
+    block([x, x[..., :1].repeat(4, -1), condition])
+    for w in block.weights:
+        w.assign(rng.normal(size=w.shape, scale=0.5))
+    h_in = rng.normal(size=(2, 5, 5, 4)).astype("float32")
+    v_out, h_out = (np.asarray(t) for t in block([x, h_in, condition]))
+
+    def conv(inputs, kernel, mask):  # "same" padding, cross-correlation, explicit loops
+        kh, kw = mask.shape
+        padded = np.pad(inputs, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+        out = np.zeros(inputs.shape[:3] + (kernel.shape[-1],), "float64")
+        for i in range(inputs.shape[1]):
+            for j in range(inputs.shape[2]):
+                window = padded[:, i:i + kh, j:j + kw, :]
+                out[:, i, j] = np.einsum("bhwc,hwco->bo", window, kernel * mask[:, :, None, None])
+        return out
+
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    gate = lambda z: np.tanh(z[..., :4]) * sigmoid(z[..., 4:])  # noqa: E731
+    w = {v.name: np.asarray(v) for v in block.weights}
+    vertical_mask, horizontal_mask = pixelcnn_masks(3, "B")
+    v = conv(x, w["vertical_kernel"], vertical_mask) + w["vertical_bias"] + (condition @ w["vertical_condition"])[:, None, None]
+    above = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
+    h = (conv(h_in, w["horizontal_kernel"], horizontal_mask) + w["horizontal_bias"]
+         + (condition @ w["horizontal_condition"])[:, None, None] + above @ w["vertical_to_horizontal"])
+    np.testing.assert_allclose(v_out, gate(v), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h_out, gate(h) @ w["output_kernel"] + w["output_bias"] + h_in, rtol=1e-4, atol=1e-5)
+
+
+def test_each_pixel_sees_exactly_the_pixels_before_it(rng):
+    """Perturbing pixel p changes no output at or before p in raster order, and
+    the 3-block receptive field has no blind spot (the pixel up and to the right)."""
+    model = tiny(size=6)
+    image = rng.integers(0, 256, (1, 6, 6)).astype("int32")
+    label = np.array([3], "int32")
+    base = np.asarray(model({"image": image, "label": label}))
+    # Every single-pixel perturbation in one batch.
+    batch = np.repeat(image, 36, 0)
+    batch[np.arange(36), np.arange(36) // 6, np.arange(36) % 6] ^= 128
+    changed = np.abs(np.asarray(model({"image": batch, "label": np.repeat(label, 36)})) - base).max(-1) > 1e-6
+    sees = changed.reshape(36, 36).T  # sees[q, p]: output q depends on pixel p
+    assert not np.triu(sees).any()  # never itself, never later
+    q = 3 * 6 + 3
+    assert sees[q, 2 * 6 + 4] and sees[q, 2 * 6 + 2] and sees[q, 3 * 6 + 2]  # above right, above left, left
+    assert sees[q, :3 * 6].sum() >= 2 * 6  # the rows above: no blind spot
+
+
+def test_condition_changes_the_distribution_and_twin_has_no_condition(rng):
+    model = tiny()
+    image = rng.integers(0, 256, (2, 8, 8)).astype("int32")
+    logits = np.asarray(model({"image": image, "label": np.array([1, 7], "int32")}))
+    swapped = np.asarray(model({"image": image, "label": np.array([7, 1], "int32")}))
+    assert np.abs(logits - swapped).max() > 1e-3
+    twin = tiny(num_classes=None)
+    assert set(twin.input) == {"image"} and twin.count_params() < model.count_params()
+
+
+def test_training_step_lowers_the_nll_and_round_trips(rng, tmp_path):
+    model = tiny()
+    images = np.tile(np.arange(8, dtype="int32")[None, None, :] * 30, (16, 8, 1))  # a learnable gradient
+    x = {"image": images, "label": np.arange(16, dtype="int32") % 10}
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=False)
+    before = model.evaluate(x, images, verbose=0)
+    model.fit(x, images, epochs=15, batch_size=16, verbose=0)
+    assert model.evaluate(x, images, verbose=0) < 0.5 * before
+    roundtrip_keras_file(model, tmp_path, x)
+    block = model.get_layer("PixelCNN-Block-1")
+    assert_from_config_equal(block, [np.zeros((2, 8, 8, 8), "float32")] * 2 + [np.eye(10, dtype="float32")[:2]])
