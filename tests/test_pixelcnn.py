@@ -8,6 +8,8 @@ import pytest
 from conftest import assert_from_config_equal
 from conftest import roundtrip_keras_file
 
+from keras_cgen.decoding.pixelcnn import sample_cached
+from keras_cgen.decoding.pixelcnn import sample_naive
 from keras_cgen.layers import GatedPixelCNNBlock
 from keras_cgen.layers import pixelcnn_masks
 from keras_cgen.models import build_conditional_pixelcnn
@@ -98,8 +100,31 @@ def test_training_step_lowers_the_nll_and_round_trips(rng, tmp_path):
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=False)
     before = model.evaluate(x, images, verbose=0)
-    model.fit(x, images, epochs=15, batch_size=16, verbose=0)
+    model.fit({k: np.concatenate([v] * 15) for k, v in x.items()}, np.concatenate([images] * 15), batch_size=16,
+              shuffle=False, verbose=0)  # 15 steps in one epoch
     assert model.evaluate(x, images, verbose=0) < 0.5 * before
     roundtrip_keras_file(model, tmp_path, x)
     block = model.get_layer("PixelCNN-Block-1")
     assert_from_config_equal(block, [np.zeros((2, 8, 8, 8), "float32")] * 2 + [np.eye(10, dtype="float32")[:2]])
+
+
+def random_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for v in model.weights:  # large random weights: peaked, image-dependent distributions
+        v.assign(rng.normal(size=v.shape, scale=0.3).astype("float32"))
+    return model
+
+
+@pytest.mark.parametrize("num_classes", [10, None])
+def test_cached_sampling_draws_the_naive_samples(num_classes):
+    import tensorflow as tf
+
+    model = random_weights(tiny(num_classes, size=6))
+    labels = tf.constant([0, 3, 9], tf.int32)
+    seed = tf.constant([7, 0], tf.int32)
+    naive = tf.function(lambda: sample_naive(model, labels, seed, batch=3))()
+    cached = tf.function(lambda: sample_cached(model, labels, seed, batch=3))()
+    np.testing.assert_array_equal(cached, naive)
+    assert naive.shape == (3, 6, 6) and len(np.unique(naive)) > 10  # real draws, not a constant image
+    again = tf.function(lambda: sample_cached(model, labels, tf.constant([8, 0], tf.int32), batch=3))()
+    assert np.mean(np.asarray(again) != np.asarray(cached)) > 0.5  # another seed, other images

@@ -1,0 +1,130 @@
+"""Sampling images pixel by pixel from `build_conditional_pixelcnn`, two ways:
+
+- `sample_naive`: re-runs the whole network on the whole image for every
+  pixel (H * W full passes), the reference;
+- `sample_cached` (Ramachandran et al. 2017, "Fast Generation for
+  Convolutional Autoregressive Models"): keeps every block's activations and
+  computes only what a new pixel changes. A pixel's horizontal-stack outputs
+  depend on pixels to its left in its row and on the vertical stack of the rows
+  above, so each new pixel costs one position per block; each finished row
+  costs one row of the vertical stack per block.
+
+Both draw pixel t of row-major order as argmax(logits + Gumbel noise) with the
+noise from `[seed, t]`: the same seed gives the same image, whichever sampler.
+Each is one compiled loop (nested `while_loop`s for the cached one).
+"""
+
+import tensorflow as tf
+from keras import ops
+
+from keras_cgen.models.pixelcnn import LEVELS
+
+
+def pixel_noise(seed, step, batch):
+    """Gumbel noise `[batch, 256]` for pixel `step`, from the int32 `[2]` `seed`."""
+    uniform = tf.random.stateless_uniform([batch, LEVELS], seed=tf.stack([seed[0], seed[1] + step]),
+                                          minval=1e-20, maxval=1.0)
+    return -tf.math.log(-tf.math.log(uniform))
+
+
+def model_inputs(model, images, labels):
+    return {"image": images, "label": labels} if "label" in model.input else {"image": images}
+
+
+def sample_naive(model, labels, seed, batch=None):
+    """int32 `[B, H, W]` images, re-running `model` on the whole image per pixel.
+    `labels` int32 `[B]` (ignored by an unconditional model, which then needs `batch`)."""
+    labels = ops.cast(labels, "int32")
+    batch = batch or ops.shape(labels)[0]
+    height, width = model.input["image"].shape[1:]
+
+    def body(t, images):
+        row, column = t // width, t % width
+        logits = model(model_inputs(model, images, labels))[:, row, column]
+        value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch), axis=-1), "int32")
+        return t + 1, ops.slice_update(images, (0, row, column), ops.reshape(value, (-1, 1, 1)))
+
+    images = ops.zeros((batch, height, width), "int32")
+    return ops.while_loop(lambda t, _: t < height * width, body, (ops.array(0, "int32"), images))[1]
+
+
+def sample_cached(model, labels, seed, batch=None):
+    """The same images as `sample_naive` (same seed), computing each block only
+    where the new pixel changes it."""
+    labels = ops.cast(labels, "int32")
+    batch = batch or ops.shape(labels)[0]
+    height, width = model.input["image"].shape[1:]
+    blocks = [layer for layer in model.layers if layer.name.startswith("PixelCNN-Block-")]
+    head, logits_layer = model.get_layer("PixelCNN-Head"), model.get_layer("PixelCNN-Logits")
+    condition = ops.one_hot(labels, blocks[0].vertical_condition.shape[0]) if blocks[0].conditional else None
+
+    weights = []
+    for block in blocks:
+        k, c = block.kernel_size, block.kernel_size // 2
+        w = {"c": c, "block": block,
+             "vertical": (block.vertical_kernel * block.vertical_mask[:, :, None, None])[: c + 1],  # rows it sees
+             "horizontal": block.horizontal_kernel * block.horizontal_mask[:, :, None, None],
+             "v_bias": block.vertical_bias, "h_bias": block.horizontal_bias}
+        if condition is not None:
+            w["v_bias"] = w["v_bias"] + ops.matmul(condition, block.vertical_condition)  # [B, 2p]
+            w["h_bias"] = w["h_bias"] + ops.matmul(condition, block.horizontal_condition)
+        weights.append(w)
+
+    # Buffers, zero-padded as the "same" convolutions pad: vertical inputs with c rows on
+    # top and c columns each side, horizontal inputs with c columns each side.
+    def zeros(rows, c, channels):
+        return ops.zeros((batch, rows, width + 2 * c, channels), "float32")
+
+    channels = [1] + [block.filters for block in blocks[:-1]]
+    state = {
+        "images": ops.zeros((batch, height, width), "int32"),
+        "v_in": [zeros(height + w["c"], w["c"], ch) for w, ch in zip(weights, channels)],
+        "h_in": [zeros(height, w["c"], ch) for w, ch in zip(weights, channels)],
+        "v_pre": [ops.zeros((batch, width, 2 * w["block"].filters), "float32") for w in weights],  # row above
+    }
+
+    def vertical_row(state, row):
+        """The vertical stack's row `row` (every column) in every block, from the rows up to `row`."""
+        v_in, v_pre = list(state["v_in"]), list(state["v_pre"])
+        for i, w in enumerate(weights):
+            c = w["c"]
+            strip = ops.slice(v_in[i], (0, row, 0, 0), (-1, c + 1, -1, -1))
+            pre = ops.conv(strip, w["vertical"], padding="valid")[:, 0] + w["v_bias"][..., None, :]
+            v_pre[i] = pre
+            if i + 1 < len(weights):
+                nxt = weights[i + 1]["c"]
+                v_in[i + 1] = ops.slice_update(v_in[i + 1], (0, row + nxt, nxt, 0), w["block"].gate(pre)[:, None])
+        return {**state, "v_in": v_in, "v_pre": v_pre}
+
+    def pixel(state, row, column, t):
+        """Blocks at (row, column) only, then the pixel's value."""
+        h_in = list(state["h_in"])
+        for i, w in enumerate(weights):
+            c, block = w["c"], w["block"]
+            window = ops.slice(h_in[i], (0, row, column, 0), (-1, 1, 2 * c + 1, -1))
+            pre = ops.einsum("bwc,wco->bo", window[:, 0], w["horizontal"][0]) + w["h_bias"]
+            above = ops.take(state["v_pre"][i], column, axis=1)  # the row above (zeros for row 0)
+            pre = pre + ops.matmul(above, block.vertical_to_horizontal)
+            out = ops.matmul(block.gate(pre), block.output_kernel) + block.output_bias
+            if block.residual:
+                out = out + window[:, 0, c]
+            if i + 1 < len(weights):
+                nxt = weights[i + 1]["c"]
+                h_in[i + 1] = ops.slice_update(h_in[i + 1], (0, row, column + nxt, 0), out[:, None, None])
+        logits = logits_layer(head(ops.relu(out)))
+        value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch), axis=-1), "int32")
+        x = ops.reshape(ops.cast(value, "float32") * (2.0 / (LEVELS - 1)) - 1.0, (-1, 1, 1, 1))
+        c0 = weights[0]["c"]
+        h_in[0] = ops.slice_update(h_in[0], (0, row, column + c0, 0), x)
+        v_in = [ops.slice_update(state["v_in"][0], (0, row + c0, column + c0, 0), x), *state["v_in"][1:]]
+        images = ops.slice_update(state["images"], (0, row, column), ops.reshape(value, (-1, 1, 1)))
+        return {**state, "images": images, "h_in": h_in, "v_in": v_in}
+
+    def row_body(row, state):
+        state = ops.cond(row > 0, lambda: vertical_row(state, row - 1), lambda: state)
+        _, state = ops.while_loop(lambda column, s: column < width,
+                                  lambda column, s: (column + 1, pixel(s, row, column, row * width + column)),
+                                  (ops.array(0, "int32"), state))
+        return row + 1, state
+
+    return ops.while_loop(lambda row, s: row < height, row_body, (ops.array(0, "int32"), state))[1]["images"]
