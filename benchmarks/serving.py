@@ -26,8 +26,8 @@ from pathlib import Path
 CHILD = r"""
 import base64, json, os, sys, time, warnings
 import numpy as np
-kind, path, inputs, settings, requests = (sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]),
-                                           int(sys.argv[5]))
+kind, path, settings, requests = sys.argv[1], sys.argv[2], json.loads(sys.argv[4]), int(sys.argv[5])
+inputs = json.loads(open(sys.argv[3]).read())  # a file: a batch of encoded images is too long for argv
 if kind == "saved_model":  # inputs: the bytes a client sends, base64
     import tensorflow as tf
     meta = json.load(open(path + "/assets.extra/keras_cgen.json"))
@@ -98,7 +98,8 @@ def main():
             onnx = export_onnx(generator, work / f"{name}-onnx", **settings)
         sent = [base64.b64encode(data).decode() for data in type(generator).request_bytes(inputs)]
         for kind, path, payload in (("keras", name, inputs), ("saved_model", saved, sent), ("onnx", onnx, inputs)):
-            result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), json.dumps(payload),
+            (work / "inputs.json").write_text(json.dumps(payload))
+            result = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), str(work / "inputs.json"),
                                      json.dumps(settings), str(args.requests)], capture_output=True, text=True)
             if result.returncode:
                 raise SystemExit(result.stderr[-3000:])

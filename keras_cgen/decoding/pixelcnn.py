@@ -60,7 +60,7 @@ def sample_cached(model, labels, seed, batch=None):
 
     weights = []
     for block in blocks:
-        k, c = block.kernel_size, block.kernel_size // 2
+        c = block.kernel_size // 2
         w = {"c": c, "block": block,
              "vertical": (block.vertical_kernel * block.vertical_mask[:, :, None, None])[: c + 1],  # rows it sees
              "horizontal": block.horizontal_kernel * block.horizontal_mask[:, :, None, None],

@@ -2,6 +2,7 @@
 
 from keras_cgen.models.char_rnn import CharRNNDecoder
 from keras_cgen.models.char_rnn import build_char_rnn
+from keras_cgen.models.cvae import build_cvae
 from keras_cgen.models.image_caption import build_image_captioner
 from keras_cgen.models.image_caption import build_image_encoder
 from keras_cgen.models.lstm_seq2seq import LSTMSeq2SeqDecoder
@@ -21,6 +22,7 @@ __all__ = [
     "attention_map",
     "build_char_rnn",
     "build_conditional_pixelcnn",
+    "build_cvae",
     "build_image_captioner",
     "build_image_encoder",
     "build_lstm_seq2seq",

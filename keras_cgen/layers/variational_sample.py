@@ -1,0 +1,61 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_cgen")
+class VariationalSample(keras.layers.Layer):
+    """The reparameterised draw z = mean + exp(log_var / 2) * eps of a
+    variational auto-encoder, which also adds the KL term of its loss:
+
+        beta * KL(N(mean, exp(log_var)) || N(0, I)), summed over latent
+        dimensions, averaged over the batch.
+
+    `beta` is a non-trainable weight so that a KL warm-up callback can raise it
+    during training (`layer.beta.assign(...)`). At inference (`training=False`)
+    the layer returns the mean.
+
+    Args:
+        beta: the KL weight (beta-VAE; 1 is the evidence lower bound).
+        seed: seed of the noise generator.
+
+    Call as `layer([mean, log_var])`, both `[batch, latent]`.
+
+    Example:
+    >>> mean, log_var = keras.ops.zeros((2, 4)), keras.ops.zeros((2, 4))
+    >>> tuple(VariationalSample()([mean, log_var], training=True).shape)
+    (2, 4)
+    """
+
+    def __init__(self, beta=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not float(beta) >= 0:
+            raise ValueError(f"`beta` must be a number >= 0, got {beta!r}.")
+        self.initial_beta = float(beta)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.beta = self.add_weight(name="beta", shape=(), trainable=False,
+                                    initializer=keras.initializers.Constant(self.initial_beta))
+        self.built = True
+
+    @staticmethod
+    def kl_divergence(mean, log_var):
+        """KL(N(mean, exp(log_var)) || N(0, I)) per row `[batch]`."""
+        return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_var) - 1.0 - log_var, axis=-1)
+
+    def call(self, inputs, training=None):
+        mean, log_var = inputs
+        self.add_loss(self.beta * ops.mean(self.kl_divergence(mean, log_var)))
+        if not training:
+            return mean
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
+        return mean + ops.exp(0.5 * log_var) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta=self.initial_beta, seed=self.seed)
+        return config
