@@ -14,7 +14,6 @@ benchmark (and tests/test_multiworker.py) exercise; see export/DISTRIBUTED.md.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -61,23 +60,14 @@ MODELS = {"unilm": "UniLM (MiniLM-L6 size, 3.7k vocab, batch 32 x 80)",
           "lstm": "LSTM seq2seq (8k vocab, batch 64, 96 -> 24)"}
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run(workers, model, runs):
-    cluster = {"worker": [f"localhost:{port}" for port in free_ports(workers)]}
+    from keras_cgen.training import local_cluster
+
     processes = []
-    for index in range(workers):
+    for tf_config in local_cluster(workers):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         if workers > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            env["TF_CONFIG"] = tf_config
         processes.append(subprocess.Popen([sys.executable, "-c", CHILD, str(workers), model, str(runs)], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [process.communicate() for process in processes]

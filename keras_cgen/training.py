@@ -95,6 +95,21 @@ def is_chief():
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
+def local_cluster(workers):
+    """`TF_CONFIG` values (JSON strings) for `workers` processes of this machine,
+    on free localhost ports: one per worker, to try `--strategy multiworker`
+    here (the tests and `benchmarks/multiworker.py` do)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    cluster = {"worker": [f"localhost:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(workers)]
+
+
 class _ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Every worker restores from the chief's backup (its weights are theirs);
     only the chief writes it, and deletes it once training ends."""

@@ -7,7 +7,6 @@ backup when restarted and ends where an uninterrupted run ends."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,23 +24,10 @@ import multiworker_worker  # noqa: E402
 EPOCHS = 3
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def start_workers(tmp_path, work, *extra):
-    ports = free_ports(2)
-    cluster = {"worker": [f"localhost:{port}" for port in ports]}
     workers = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-               "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for index, tf_config in enumerate(training.local_cluster(2)):
+        env = {**os.environ, "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
         log = open(tmp_path / f"worker{index}-{time.monotonic_ns()}.log", "w")
         workers.append(subprocess.Popen(
             [sys.executable, multiworker_worker.__file__, "--strategy", "multiworker", "--work", str(work),
@@ -111,6 +97,12 @@ def test_is_chief_follows_tf_config(monkeypatch):
         else:
             monkeypatch.setenv("TF_CONFIG", json.dumps(config))
         assert training.is_chief() is chief, config
+    configs = [json.loads(c) for c in training.local_cluster(3)]
+    ports = configs[0]["cluster"]["worker"]
+    assert len(set(ports)) == 3 and all(c["cluster"]["worker"] == ports for c in configs)
+    for index, config in enumerate(configs):
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+        assert training.is_chief() is (index == 0)
 
 
 def test_unknown_strategy_names_the_choices():
