@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_cgen.models.pixelcnn import LEVELS
+from keras_cgen.models.pixelcnn import scale_pixels
 
 
 def pixel_noise(seed, step, batch):
@@ -113,7 +114,7 @@ def sample_cached(model, labels, seed, batch=None):
                 h_in[i + 1] = ops.slice_update(h_in[i + 1], (0, row, column + nxt, 0), out[:, None, None])
         logits = logits_layer(head(ops.relu(out)))
         value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch), axis=-1), "int32")
-        x = ops.reshape(ops.cast(value, "float32") * (2.0 / (LEVELS - 1)) - 1.0, (-1, 1, 1, 1))
+        x = ops.reshape(scale_pixels(value), (-1, 1, 1, 1))
         c0 = weights[0]["c"]
         h_in[0] = ops.slice_update(h_in[0], (0, row, column + c0, 0), x)
         v_in = [ops.slice_update(state["v_in"][0], (0, row + c0, column + c0, 0), x), *state["v_in"][1:]]

@@ -63,8 +63,8 @@ def decode_function(generator, settings):
 
 def export_onnx(generator, out_dir, opset=OPSET, **settings):
     """Writes `out_dir/` (which must not exist): `model.onnx` (opset `opset`),
-    `model.ort.onnx` (onnxruntime's optimised graph), the vocabulary file and `metadata.json` (settings, special ids, how to
-    tokenise). Written beside `out_dir` and renamed: a failed export leaves
+    `model.ort.onnx` (onnxruntime's optimised graph), the vocabulary file and
+    `metadata.json` (settings, special ids, how to tokenise). Written beside `out_dir` and renamed: a failed export leaves
     nothing."""
     import tf2onnx
 

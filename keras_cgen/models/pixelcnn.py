@@ -12,6 +12,11 @@ from keras_cgen.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 LEVELS = 256
 
 
+def scale_pixels(values):
+    """8-bit pixel values (any shape) -> the network's float inputs in [-1, 1]."""
+    return ops.cast(values, "float32") * (2.0 / (LEVELS - 1)) - 1.0
+
+
 def build_conditional_pixelcnn(num_classes=10, image_size=28, filters=64, num_blocks=5, kernel_size=3,
                                first_kernel_size=7, head_units=128):
     """Inputs `image` int32 `[B, H, W]` (0..255) and, when `num_classes` is
@@ -20,7 +25,7 @@ def build_conditional_pixelcnn(num_classes=10, image_size=28, filters=64, num_bl
     unconditional twin (same network, no condition)."""
     image = keras.Input((image_size, image_size), dtype="int32", name="image")
     inputs = {"image": image}
-    x = ops.expand_dims(ops.cast(image, "float32") * (2.0 / (LEVELS - 1)) - 1.0, -1)
+    x = ops.expand_dims(scale_pixels(image), -1)
     condition = []
     if num_classes:
         inputs["label"] = keras.Input((), dtype="int32", name="label")
