@@ -36,20 +36,21 @@ if kind == "saved_model":  # inputs: the bytes a client sends, base64
     serve = tf.saved_model.load(path).signatures["serving_default"]
     name = next(iter(meta["signature"]["inputs"]))
     inputs = [base64.b64decode(x) for x in inputs]
-    answer = lambda batch: serve(**{name: tf.constant(batch)})["text"].numpy()
+    answer = lambda batch: serve(**{name: tf.constant(batch)})
 elif kind == "onnx":
     import onnxruntime
+    from keras_cgen.export.check import onnx_feed
     from keras_cgen.text import load_vocabulary
     from keras_cgen.zoo import family
     meta = json.load(open(path + "/metadata.json"))
     vocabulary = load_vocabulary(path + "/" + meta["vocabulary"])
     client = family(meta["family"]).generator_class()  # the client-side preparation serve-check uses
-    name = next(iter(meta["inputs"]))
     graph = "/model.ort.onnx" if os.path.isfile(path + "/model.ort.onnx") else "/model.onnx"  # as exported
     ort = onnxruntime.InferenceSession(path + graph, providers=["CPUExecutionProvider"])
     def answer(batch):  # preparing the inputs on the client is part of the request
-        sequences, scores = ort.run(["sequences", "scores"], {name: client.client_feed(batch, meta, vocabulary)})
-        return client.client_answer(sequences, scores, vocabulary)["text"]
+        names = [output.name for output in ort.get_outputs()]
+        values = ort.run(names, onnx_feed(client.client_feed(batch, meta, vocabulary), meta))
+        return client.client_answer(dict(zip(names, values)), vocabulary, batch)
 else:
     import keras_cgen
     generator = keras_cgen.zoo.load(path)

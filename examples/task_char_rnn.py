@@ -10,7 +10,6 @@ zoo folder.
 """
 
 import argparse
-import time
 
 import keras
 import numpy as np
@@ -37,23 +36,6 @@ def random_windows(ids, length, batch_size, seed=0):
     starts = tf.data.Dataset.random(seed=seed).map(lambda r: r % (len(ids) - length - 1))
     return (starts.map(lambda s: (ids[s: s + length], ids[s + 1: s + length + 1]))
             .batch(batch_size, drop_remainder=True).prefetch(2))
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training when another epoch (as long as the last) would end past `minutes`."""
-
-    def __init__(self, minutes):
-        super().__init__()
-        self.seconds, self.start = minutes * 60, time.time()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.time()
-        if now + (now - self.epoch_start) - self.start > self.seconds:
-            print(f"time budget: stopping after epoch {epoch + 1} ({(now - self.start) / 60:.1f} min)")
-            self.model.stop_training = True
 
 
 def main():
@@ -95,7 +77,7 @@ def main():
     work = training.work_dir("charrnn", args.work)
     minutes = training.fit(model, random_windows(train_ids, args.sequence_length, args.batch_size), valid,
                            epochs=-(-args.steps // args.steps_per_epoch), steps_per_epoch=args.steps_per_epoch,
-                           batch_size=args.batch_size, work=work, patience=100, callbacks=[TimeBudget(args.minutes)])
+                           batch_size=args.batch_size, work=work, patience=100, callbacks=[training.TimeBudget(args.minutes)])
 
     config = zoo.ZooConfig(family="char_rnn", builder=builder, vocabulary="vocab.json", max_new_tokens=400,
                            generation={"do_sample": True, "temperature": 0.8},

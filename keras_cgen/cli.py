@@ -99,9 +99,12 @@ def generate_command(args):
     from keras_cgen import zoo
 
     options = {"num_beams": args.num_beams, "n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
-               "scores": args.scores}
+               "scores": args.scores, "out": args.out}
     try:
-        lines = zoo.load(args.name).cli_lines(args.texts, options)
+        generator = zoo.load(args.name)
+        if args.out and not generator.writes_files:
+            raise ValueError(f"`--out` is for models that write images; {args.name} prints its answers.")
+        lines = generator.cli_lines(args.texts, options)
     except (ValueError, FileNotFoundError) as error:
         print(f"cgen generate: {error}", file=sys.stderr)
         return 2
@@ -188,15 +191,17 @@ def main(argv=None):
     evaluate.set_defaults(run=evaluate_command)
 
     generate = commands.add_parser("generate", help='cgen generate NAME "text" ... (texts to title, prompts '
-                                   "of a character LM, labels of a conditional LM, image files to caption)")
+                                   "of a character LM, labels of a conditional LM, image files to caption, "
+                                   "digits to draw: 7, seven, 七)")
     generate.add_argument("name")
     generate.add_argument("texts", nargs="+")
     generate.add_argument("--num-beams", type=int, help="default: the model's own setting (beam 4 for titles and "
                           "captions, sampling for LMs)")
-    generate.add_argument("--n", type=int, default=1, help="samples per prompt or label (LMs)")
-    generate.add_argument("--seed", type=int, help="sampling seed (LMs)")
+    generate.add_argument("--n", type=int, default=1, help="samples per prompt or label (LMs, image models)")
+    generate.add_argument("--seed", type=int, help="sampling seed (LMs, image models)")
     generate.add_argument("--max-new-tokens", type=int)
     generate.add_argument("--scores", action="store_true", help="also print each title's or caption's log-probability")
+    generate.add_argument("--out", help="image models: the PNG grid to write (one row per condition, --n per row)")
     generate.set_defaults(run=generate_command)
 
     zoo_parser = commands.add_parser("zoo", help="list the zoo, or rebuild a model from its recipe")

@@ -123,6 +123,23 @@ class _ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
             super().on_train_end(logs)
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training when another epoch (as long as the last) would end past `minutes`."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds, self.start = minutes * 60, time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        if now + (now - self.epoch_start) - self.start > self.seconds:
+            print(f"time budget: stopping after epoch {epoch + 1} ({(now - self.start) / 60:.1f} min)")
+            self.model.stop_training = True
+
+
 def target_loss():
     """Cross-entropy per target token: padding and source positions carry
     sample weight 0, and the mean divides by the weights' sum."""

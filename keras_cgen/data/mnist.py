@@ -76,3 +76,11 @@ def load_mnist(root=None, refresh=False):
                                     for part, array in zip(("images", "labels"), pair)})
     partial.rename(cached)
     return splits
+
+
+def binarise(images, seed):
+    """Binarised digits (uint8 0/1): each pixel is 1 with probability k / 255,
+    drawn once with `seed` (the stochastic binarisation behind the binarised-MNIST
+    likelihoods that papers report; the same seed gives the same digits)."""
+    images = np.asarray(images)
+    return (np.random.default_rng(seed).random(images.shape) < images / 255.0).astype("uint8")

@@ -21,9 +21,9 @@ from keras_cgen.models.pixelcnn import LEVELS
 from keras_cgen.models.pixelcnn import scale_pixels
 
 
-def pixel_noise(seed, step, batch):
-    """Gumbel noise `[batch, 256]` for pixel `step`, from the int32 `[2]` `seed`."""
-    uniform = tf.random.stateless_uniform([batch, LEVELS], seed=tf.stack([seed[0], seed[1] + step]),
+def pixel_noise(seed, step, batch, levels=LEVELS):
+    """Gumbel noise `[batch, levels]` for pixel `step`, from the int32 `[2]` `seed`."""
+    uniform = tf.random.stateless_uniform([batch, levels], seed=tf.stack([seed[0], seed[1] + step]),
                                           minval=1e-20, maxval=1.0)
     return -tf.math.log(-tf.math.log(uniform))
 
@@ -38,25 +38,29 @@ def sample_naive(model, labels, seed, batch=None):
     labels = ops.cast(labels, "int32")
     batch = batch or ops.shape(labels)[0]
     height, width = model.input["image"].shape[1:]
+    levels = model.output.shape[-1]
 
     def body(t, images):
         row, column = t // width, t % width
         logits = model(model_inputs(model, images, labels))[:, row, column]
-        value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch), axis=-1), "int32")
+        value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch, levels), axis=-1), "int32")
         return t + 1, ops.slice_update(images, (0, row, column), ops.reshape(value, (-1, 1, 1)))
 
     images = ops.zeros((batch, height, width), "int32")
     return ops.while_loop(lambda t, _: t < height * width, body, (ops.array(0, "int32"), images))[1]
 
 
-def sample_cached(model, labels, seed, batch=None):
+def sample_cached(model, labels, seed, batch=None, noise=None):
     """The same images as `sample_naive` (same seed), computing each block only
-    where the new pixel changes it."""
+    where the new pixel changes it. `noise` (float32 `[B, H * W, levels]`
+    Gumbel noise, pixel t's at `[:, t]`) replaces the seeded noise: an ONNX
+    graph, which has no seeded random op, reads it as an input."""
     labels = ops.cast(labels, "int32")
-    batch = batch or ops.shape(labels)[0]
+    batch = batch or ops.shape(labels if noise is None else noise)[0]
     height, width = model.input["image"].shape[1:]
     blocks = [layer for layer in model.layers if layer.name.startswith("PixelCNN-Block-")]
     head, logits_layer = model.get_layer("PixelCNN-Head"), model.get_layer("PixelCNN-Logits")
+    levels = logits_layer.units
     condition = ops.one_hot(labels, blocks[0].vertical_condition.shape[0]) if blocks[0].conditional else None
 
     weights = []
@@ -113,8 +117,9 @@ def sample_cached(model, labels, seed, batch=None):
                 nxt = weights[i + 1]["c"]
                 h_in[i + 1] = ops.slice_update(h_in[i + 1], (0, row, column + nxt, 0), out[:, None, None])
         logits = logits_layer(head(ops.relu(out)))
-        value = ops.cast(ops.argmax(logits + pixel_noise(seed, t, batch), axis=-1), "int32")
-        x = ops.reshape(scale_pixels(value), (-1, 1, 1, 1))
+        gumbel = pixel_noise(seed, t, batch, levels) if noise is None else ops.take(noise, t, axis=1)
+        value = ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
+        x = ops.reshape(scale_pixels(value, levels), (-1, 1, 1, 1))
         c0 = weights[0]["c"]
         h_in[0] = ops.slice_update(h_in[0], (0, row, column + c0, 0), x)
         v_in = [ops.slice_update(state["v_in"][0], (0, row + c0, column + c0, 0), x), *state["v_in"][1:]]

@@ -25,7 +25,13 @@ name = next(iter(meta["signature"]["inputs"]))
 start = time.perf_counter()
 out = serve(**{name: tf.constant(requests)})
 seconds = time.perf_counter() - start
-answer = {key: [v.decode() if isinstance(v, bytes) else v for v in value.numpy().tolist()] for key, value in out.items()}
+def texts(values):  # text answers as text; binary ones (PNG images) as base64
+    try:
+        return {"text": [v.decode() for v in values]}
+    except UnicodeDecodeError:
+        return {"base64": [base64.b64encode(v).decode() for v in values]}
+answer = {key: texts(value.numpy().tolist()) if value.dtype == tf.string else value.numpy().tolist()
+          for key, value in out.items()}
 print(json.dumps({"answer": answer, "seconds": seconds, "requires": meta["requires"]}))
 """
 
@@ -34,18 +40,22 @@ import json, os, sys, time
 import numpy as np, onnxruntime
 path, feed = sys.argv[1], sys.argv[2]
 with np.load(feed) as arrays:
-    name, inputs = arrays.files[0], arrays[arrays.files[0]]
+    inputs = {name: arrays[name] for name in arrays.files}
 graphs = [g for g in ("model.ort.onnx", "model.onnx") if os.path.isfile(os.path.join(path, g))]
 answers = []
 for graph in graphs:  # the optimised graph onnxruntime serves, and the standard one it was made from
     session = onnxruntime.InferenceSession(os.path.join(path, graph), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
     start = time.perf_counter()
-    answers.append(session.run(["sequences", "scores"], {name: inputs}) + [time.perf_counter() - start])
-(sequences, scores, seconds), *others = answers
-for other, graph in zip(others, graphs[1:]):
-    if not (np.array_equal(other[0], sequences) and np.allclose(other[1], scores, atol=1e-4)):
-        raise SystemExit(f"{graphs[0]} and {graph} answer differently")
-np.savez(feed, sequences=sequences, scores=scores)
+    values = session.run(names, inputs)
+    answers.append((dict(zip(names, values)), time.perf_counter() - start))
+(outputs, seconds), *others = answers
+for (other, _), graph in zip(others, graphs[1:]):
+    for name, value in outputs.items():
+        same = np.allclose(other[name], value, atol=1e-4) if value.dtype.kind == "f" else np.array_equal(other[name], value)
+        if not same:
+            raise SystemExit(f"{graphs[0]} and {graph} answer differently ({name})")
+np.savez(feed, **outputs)
 print(json.dumps({"seconds": seconds, "requires": ["onnxruntime"], "graphs": graphs}))
 """
 
@@ -80,6 +90,11 @@ def run(script, *argv):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def onnx_feed(feed, metadata):
+    """`client_feed`'s answer (an array for a one-input graph, else a dict) as a dict by input name."""
+    return feed if isinstance(feed, dict) else {next(iter(metadata["inputs"])): feed}
+
+
 def serve_check(path, requests=None):
     """Answers `requests` (default: the family's `check_requests`) from the
     export at `path` in a fresh Python process. Returns `{"kind", "path",
@@ -92,13 +107,15 @@ def serve_check(path, requests=None):
     if kind == "saved_model":
         payload = [base64.b64encode(data).decode() for data in generator_class.request_bytes(requests)]
         result = run(SAVED_MODEL, path, json.dumps(payload))
+        result["answer"] = {key: value if isinstance(value, list) else value["text"] if "text" in value
+                            else [base64.b64decode(v) for v in value["base64"]]
+                            for key, value in result["answer"].items()}
     else:
         vocabulary = load_vocabulary(path / metadata["vocabulary"])
-        name = next(iter(metadata["inputs"]))
         with tempfile.TemporaryDirectory(prefix="cgen-serve-check-") as folder:
             feed = Path(folder) / "feed.npz"
-            np.savez(feed, **{name: generator_class.client_feed(requests, metadata, vocabulary)})
+            np.savez(feed, **onnx_feed(generator_class.client_feed(requests, metadata, vocabulary), metadata))
             result = run(ONNX, path, feed)
             with np.load(feed) as outputs:
-                result["answer"] = generator_class.client_answer(outputs["sequences"], outputs["scores"], vocabulary)
+                result["answer"] = generator_class.client_answer(dict(outputs), vocabulary, requests)
     return {"kind": kind, "path": str(path), "requests": requests, **result}

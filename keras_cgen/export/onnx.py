@@ -1,6 +1,6 @@
 """The decode loop of a zoo generator as one ONNX graph (an ONNX `Loop`): the
-generator's `onnx_input` (token ids, a label's one-hot vector, pixels) in,
-generated ids and scores out. The vocabulary and what a client needs to
+generator's `onnx_inputs` (token ids, a label's one-hot vector, pixels, noise)
+in, its `onnx_outputs` (generated ids and scores, or images and scores) out. The vocabulary and what a client needs to
 prepare inputs (`input_metadata`) travel beside it.
 
 Sampling draws from stateless TensorFlow random ops that ONNX has no
@@ -48,15 +48,16 @@ def onnx_settings(generator, **settings):
 
 
 def decode_function(generator, settings):
-    """`tf.function`: the model's input (`generator.onnx_input()`) ->
-    `sequences` int32 `[B, R, T]`, `scores` float32 `[B, R]`."""
+    """`tf.function`: the model's inputs (`generator.onnx_inputs()`) -> its
+    `onnx_outputs` (for text: `sequences` int32 `[B, R, T]`, `scores` float32 `[B, R]`)."""
     plan = engine.make_settings(**settings)
-    name, spec, _ = generator.onnx_input()
+    inputs = generator.onnx_inputs()
+    signature = [tf.TensorSpec(spec.shape, spec.dtype, name=name) for name, spec, _ in inputs]
 
-    @tf.function(input_signature=[tf.TensorSpec(spec.shape, spec.dtype, name=name)])
-    def decode(inputs):
-        out = generator.decode_ids(inputs, plan, tf.zeros([2], tf.int32), cache_write="where")
-        return {"sequences": out.sequences, "scores": out.scores}
+    @tf.function(input_signature=signature)
+    def decode(*tensors):
+        given = tensors[0] if len(tensors) == 1 else {name: t for (name, _, _), t in zip(inputs, tensors)}
+        return generator.onnx_answer(generator.decode_ids(given, plan, tf.zeros([2], tf.int32), cache_write="where"))
 
     return decode
 
@@ -73,7 +74,6 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
         raise FileExistsError(f"'{out_dir}' exists: choose a new folder; exports are never overwritten.")
     settings = onnx_settings(generator, **settings)
     decode = decode_function(generator, settings)
-    name, _, description = generator.onnx_input()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -82,13 +82,11 @@ def export_onnx(generator, out_dir, opset=OPSET, **settings):
         optimise(work / "model.onnx", work / OPTIMISED)
         vocabulary_file = generator.config.vocabulary
         shutil.copy(generator.directory / vocabulary_file, work / vocabulary_file)
-        vocabulary = generator.vocabulary
         (work / "metadata.json").write_text(json.dumps({
             "model": generator.directory.name, "family": generator.config.family, "opset": opset,
-            "inputs": {name: description},
-            "outputs": {"sequences": "int32 [batch, returns, max_new_tokens]", "scores": "float32 [batch, returns]"},
-            "vocabulary": vocabulary_file, "pad_id": vocabulary.pad_id, "start_id": vocabulary.start_id,
-            "end_id": vocabulary.end_id, "generation": settings,
+            "inputs": {name: description for name, _, description in generator.onnx_inputs()},
+            "outputs": generator.onnx_outputs, "vocabulary": vocabulary_file, **generator.vocabulary_metadata(),
+            "generation": settings,
             **generator.input_metadata(),
         }, indent=2) + "\n")
         work.rename(out_dir)

@@ -67,6 +67,7 @@ class ConditionalGAN(keras.Model):
         self.latent_dim = generator.input[0].shape[-1]
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # both parts are built functional models (BackupAndRestore needs a built model)
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
         super().compile(**kwargs)

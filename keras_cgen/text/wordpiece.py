@@ -202,8 +202,12 @@ class WordPieceVocabulary:
 
 
 def load_vocabulary(path):
-    """A vocabulary file of a zoo model or an export: `vocab.json` is a
-    `CharVocabulary`, `vocab.txt` a WordPiece vocabulary."""
+    """A vocabulary file of a zoo model or an export: `conditions.json` is a
+    `ConditionVocabulary` (the image models' condition texts), another `.json`
+    a `CharVocabulary`, `vocab.txt` a WordPiece vocabulary."""
     from keras_cgen.text.char_vocabulary import CharVocabulary
+    from keras_cgen.text.condition_vocabulary import ConditionVocabulary
 
+    if Path(path).name == "conditions.json":
+        return ConditionVocabulary.load(path)
     return CharVocabulary.load(path) if Path(path).suffix == ".json" else WordPieceVocabulary.load(path)

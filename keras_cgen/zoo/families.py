@@ -35,6 +35,9 @@ FAMILIES = {
     "conditional_lm": Family("keras_cgen.zoo.conditional_lm:ConditionalLMGenerator",
                              "keras_cgen.evaluation.conditional_lm"),
     "image_caption": Family("keras_cgen.zoo.caption:CaptionGenerator", "keras_cgen.evaluation.caption"),
+    "cvae": Family("keras_cgen.zoo.cvae:CVAEGenerator", "keras_cgen.evaluation.digits"),
+    "cgan": Family("keras_cgen.zoo.cgan:CGANGenerator", "keras_cgen.evaluation.digits"),
+    "pixelcnn": Family("keras_cgen.zoo.pixelcnn:PixelCNNGenerator", "keras_cgen.evaluation.digits"),
 }
 
 

@@ -10,13 +10,19 @@ A family subclasses `Generator` in one file under `keras_cgen/zoo/` and says:
 - for the SavedModel: `serving_input`, `serving_outputs`,
   `serving_resources()`, `serving_prepare(strings)` and
   `serving_finish(strings, out)` (graph-side, strings in and out);
-- for ONNX: `onnx_input()`, the graph's input; and, as class methods that
-  need only the export folder, `client_feed(requests, metadata, vocabulary)`
-  and `client_answer(sequences, scores, vocabulary)`: the client-side
-  preparation that `serve-check` and the serving benchmark share;
+- for ONNX: `onnx_inputs()`, the graph's inputs (one, `onnx_input()`, for
+  the text families), `onnx_outputs` and `onnx_answer(out)`, its outputs; and,
+  as class methods that need only the export folder,
+  `client_feed(requests, metadata, vocabulary)` and
+  `client_answer(outputs, vocabulary, requests)`: the client-side preparation
+  that `serve-check` and the serving benchmark share;
 - `check_requests(metadata)` (serve-check's default requests, bad ones
   included) and `request_bytes(requests)` (what a SavedModel client sends);
-- `cli_lines(inputs, options)`: what `cgen generate` prints.
+- `cli_lines(inputs, options)`: what `cgen generate` prints (`writes_files`:
+  whether it writes `--out`).
+
+Families whose output is a picture subclass `ImageGenerator`
+(`image_generator.py`), which fulfils the contract once for all of them.
 """
 
 from pathlib import Path
@@ -41,9 +47,12 @@ class Generator:
     # The exports' signature: the input's name and kind, the outputs' kinds.
     serving_input = ("text", "string [None]")
     serving_outputs = {"text": "string [None]", "score": "float32 [None]"}
+    onnx_outputs = {"sequences": "int32 [batch, returns, max_new_tokens]", "scores": "float32 [batch, returns]"}
     # Whether generation stops at the vocabulary's end token (a character LM
     # trained on running text never writes one).
     stops_at_end = True
+    # Whether `cli_lines` writes the file `cgen generate --out` names.
+    writes_files = False
 
     def __init__(self, directory, config):
         self.directory = Path(directory)
@@ -144,6 +153,20 @@ class Generator:
         """(name, `tf.TensorSpec`, description) of the ONNX graph's input."""
         raise NotImplementedError
 
+    def onnx_inputs(self):
+        """The ONNX graph's inputs, a list of `onnx_input`'s triples; with more
+        than one, `decode_ids` gets them as a dict by name."""
+        return [self.onnx_input()]
+
+    def onnx_answer(self, out):
+        """`decode_ids`' output -> the ONNX graph's outputs (`onnx_outputs`' names)."""
+        return {"sequences": out.sequences, "scores": out.scores}
+
+    def vocabulary_metadata(self):
+        """The vocabulary's special ids, written beside the ONNX graph."""
+        vocabulary = self.vocabulary
+        return {"pad_id": vocabulary.pad_id, "start_id": vocabulary.start_id, "end_id": vocabulary.end_id}
+
     def input_metadata(self):
         """What a client needs to prepare inputs (written beside both exports)."""
         return {}
@@ -154,9 +177,10 @@ class Generator:
         raise NotImplementedError
 
     @classmethod
-    def client_answer(cls, sequences, scores, vocabulary):
-        """The ONNX graph's outputs -> `{"text": [...], "score": [...]}`."""
-        return {"text": [vocabulary.decode(row[0]) for row in sequences], "score": np.asarray(scores)[:, 0].tolist()}
+    def client_answer(cls, outputs, vocabulary, requests=None):
+        """The ONNX graph's outputs (a dict by name) for `requests` -> `{"text": [...], "score": [...]}`."""
+        return {"text": [vocabulary.decode(row[0]) for row in outputs["sequences"]],
+                "score": np.asarray(outputs["scores"])[:, 0].tolist()}
 
     @classmethod
     def check_requests(cls, metadata):
@@ -177,7 +201,8 @@ class Generator:
 
 def blank_unread(answer, read):
     """Rows the serving graph could not read (an unknown label, bytes that are
-    not an image) get an empty text and score 0: the batch never fails."""
+    not an image) get empty outputs (an empty text or image, score 0): the
+    batch never fails."""
     import tensorflow as tf
 
-    return {"text": tf.where(read, answer["text"], ""), "score": tf.where(read, answer["score"], 0.0)}
+    return {key: tf.where(read, value, tf.zeros_like(value)) for key, value in answer.items()}

@@ -1,0 +1,55 @@
+"""The conditional-PixelCNN family (`pixelcnn`): a condition text in, a digit
+out, drawn pixel by pixel with the cached sampler (`sample_cached`) from
+Gumbel noise, one `[levels]` vector per pixel. Its score is the model's
+log-probability of the image it drew, log p(x | c) in nats."""
+
+from keras_cgen.zoo.image_generator import ImageGenerator
+
+
+class PixelCNNGenerator(ImageGenerator):
+    """A gated conditional PixelCNN (`build_conditional_pixelcnn`)."""
+
+    noise_distribution = "gumbel"
+    score_meaning = "log p(image | condition) under the model, nats"
+
+    def __init__(self, directory, config):
+        from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
+
+        super().__init__(directory, config)
+        self.model = self.load_weights(build_conditional_pixelcnn(**config.builder))
+        self.levels = config.builder.get("levels", 256)
+        self.noise_shape = (self.image_size * self.image_size, self.levels)
+
+    def draw(self, class_ids, noise):
+        import tensorflow as tf
+
+        from keras_cgen.decoding.pixelcnn import sample_cached
+
+        values = sample_cached(self.model, class_ids, None, noise=noise)
+        logits = self.model({"image": values, "label": class_ids}, training=False)
+        log_probs = tf.reduce_sum(tf.one_hot(values, self.levels) * tf.nn.log_softmax(logits), axis=[1, 2, 3])
+        images = tf.cast(values * (255 // (self.levels - 1)), tf.uint8)
+        return images, log_probs
+
+    def onnx_inputs(self):
+        raise ValueError(
+            "The PixelCNN's cached sampler does not convert to ONNX: its buffers are updated in place with "
+            "`keras.ops.slice_update` (TensorFlow's XlaDynamicUpdateSlice), which tf2onnx cannot convert. "
+            "Serve it as a SavedModel (`--format saved_model`).")
+
+    def likelihoods(self, pixels, labels, batch_size=100):
+        """Per digit (`pixels` 0..levels-1 `[N, H, W]`, `labels` `[N]`): the
+        exact NLL, -log p(x | c) in nats (an unconditional twin ignores `labels`)."""
+        import numpy as np
+        import tensorflow as tf
+
+        from keras_cgen.decoding.pixelcnn import model_inputs
+
+        out = []
+        for start in range(0, len(pixels), batch_size):
+            x = tf.constant(pixels[start:start + batch_size], tf.int32)
+            y = tf.constant(labels[start:start + batch_size], tf.int32)
+            logits = self.model(model_inputs(self.model, x, y), training=False)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(x, logits)
+            out.append(tf.reduce_sum(nll, axis=[1, 2]).numpy())
+        return {"NLL (exact)": np.concatenate(out)}

@@ -1,0 +1,189 @@
+"""The image families (`cvae`, `cgan`, `pixelcnn`) through the one contract:
+condition texts in Python, a PNG grid from the CLI, a SavedModel answering PNG
+bytes in a fresh TensorFlow process and an ONNX graph in onnxruntime, each
+giving `generate`'s images. Tiny random-weight models; the trained zoo models
+are measured by `cgen evaluate`."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from keras_cgen import training
+from keras_cgen import zoo
+from keras_cgen.export import export_onnx
+from keras_cgen.export import export_saved_model
+from keras_cgen.export.check import serve_check
+from keras_cgen.models.cgan import ConditionalGAN
+from keras_cgen.models.cgan import build_cgan_discriminator
+from keras_cgen.models.cgan import build_cgan_generator
+from keras_cgen.models.cvae import build_cvae
+from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
+from keras_cgen.text import ConditionVocabulary
+from keras_cgen.zoo.image_generator import ImageGenerator
+
+SIZE = 8
+BINARISED = {"binarisation": {"train": "dynamic", "valid_seed": 1, "test_seed": 2}}
+
+
+def tiny(family):
+    """(model, builder, data) of a tiny random-weight model of `family`."""
+    if family == "cvae":
+        builder = dict(num_classes=10, image_size=SIZE, latent_dim=3, hidden_units=16)
+        return build_cvae(**builder), builder, BINARISED
+    if family == "cgan":
+        builder = dict(num_classes=10, image_size=SIZE, latent_dim=3, filters=4)
+        gan = ConditionalGAN(build_cgan_generator(**builder), build_cgan_discriminator(10, SIZE, filters=4))
+        return gan, {**builder, "discriminator_filters": 4}, {}
+    builder = dict(num_classes=10, image_size=SIZE, filters=4, num_blocks=2, head_units=8, levels=2)
+    return build_conditional_pixelcnn(**builder), builder, BINARISED
+
+
+@pytest.fixture(scope="module")
+def image_zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("image-zoo")
+    tf.keras.utils.set_random_seed(0)
+    for family in ("cvae", "cgan", "pixelcnn"):
+        model, builder, data = tiny(family)
+        config = zoo.ZooConfig(family=family, vocabulary="conditions.json", max_new_tokens=SIZE * SIZE,
+                               generation={"do_sample": True}, builder=builder, labels=[str(d) for d in range(10)],
+                               data=data)
+        training.save_zoo_model(root / f"{family}-tiny", config, model, ConditionVocabulary.digits())
+    return root
+
+
+@pytest.fixture(scope="module")
+def loaded(image_zoo):
+    return {family: zoo.load(str(image_zoo / f"{family}-tiny")) for family in ("cvae", "cgan", "pixelcnn")}
+
+
+def png_pixels(data):
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def test_condition_vocabulary_names_each_digit_three_ways_and_round_trips(tmp_path):
+    vocabulary = ConditionVocabulary.digits()
+    assert [vocabulary.class_id(t) for t in ["7", "seven", " Seven ", "七", "柒"]] == [7] * 5
+    with pytest.raises(ValueError, match="'dog'.*names no class"):
+        vocabulary.class_id("dog")
+    with pytest.raises(ValueError, match="two classes"):
+        ConditionVocabulary(["a", "b"], {"b": ["A"]})
+    vocabulary.save(tmp_path / "conditions.json")
+    again = ConditionVocabulary.load(tmp_path / "conditions.json")
+    assert again.index == vocabulary.index
+    ids = again.graph_class_ids(tf.constant(["7", " SEVEN", "七", "dog", ""])).numpy().tolist()
+    assert ids == [7, 7, 7, -1, -1]  # the serving graph reads texts as `class_id` does
+
+
+@pytest.mark.parametrize("family", ["cvae", "cgan", "pixelcnn"])
+def test_generate_reads_condition_texts_and_is_seeded(loaded, family):
+    gen = loaded[family]
+    images = gen.generate(["7", "1"], n=3, seed=5)
+    assert len(images) == 2 and images[0].shape == (3, SIZE, SIZE) and images[0].dtype == np.uint8
+    for name in ("7", "seven", " Seven", "七"):  # the same class by any name, the same seed: the same images
+        np.testing.assert_array_equal(gen.generate([name, "1"], n=3, seed=5)[0], images[0])
+    assert not np.array_equal(gen.generate(["1", "1"], n=3, seed=5)[0], images[0])  # the condition changes them
+    assert not np.array_equal(gen.generate(["7", "1"], n=3, seed=6)[0], images[0])  # so does the seed
+    with pytest.raises(ValueError, match=r"conditions\[1\].*'eleven'"):
+        gen.generate(["7", "eleven"])
+    with pytest.raises(ValueError, match="`n` must be an int >= 1"):
+        gen.generate("7", n=0)
+
+
+def test_conditioning_changes_the_output_distribution(loaded):
+    """Mean images of two digits differ by more than two draws of one digit do."""
+    gen = loaded["cvae"]
+    a, b = gen.generate(["3", "3"], n=200, seed=0)[0], gen.generate("8", n=200, seed=1)
+    again = gen.generate("3", n=200, seed=2)
+    between = np.abs(a.mean(0) - b.mean(0)).mean()
+    within = np.abs(a.mean(0) - again.mean(0)).mean()
+    assert between > 3 * within
+
+
+def test_save_grid_and_cli_write_a_png(loaded, image_zoo, tmp_path, capsys, monkeypatch):
+    from keras_cgen.cli import main
+
+    gen = loaded["cgan"]
+    path = gen.save_grid(tmp_path / "grid.png", ["0", "seven"], n=3, seed=4)
+    grid = png_pixels(path.read_bytes())
+    assert grid.shape == (2 * SIZE + 2, 3 * SIZE + 4)
+    np.testing.assert_array_equal(grid[SIZE + 2:, :SIZE], gen.generate(["0", "7"], n=3, seed=4)[1][0])
+    with pytest.raises(ValueError, match="must name a .png"):
+        gen.save_grid(tmp_path / "grid.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]  # nothing partial left
+
+    monkeypatch.setenv("KERAS_CGEN_ZOO", str(image_zoo))
+    assert main(["generate", "cgan-tiny", "7", "七", "--n", "4", "--seed", "1", "--out", str(tmp_path / "cli.png")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert png_pixels((tmp_path / "cli.png").read_bytes()).shape == (2 * SIZE + 2, 4 * SIZE + 6)
+    assert main(["generate", "cgan-tiny", "7"]) == 2  # no --out: the error names it
+    assert "--out" in capsys.readouterr().err
+    assert main(["generate", "cgan-tiny", "dog", "--out", str(tmp_path / "dog.png")]) == 2
+    assert "'dog'" in capsys.readouterr().err and not (tmp_path / "dog.png").exists()
+
+
+@pytest.mark.parametrize("family", ["cvae", pytest.param("pixelcnn", marks=pytest.mark.slow),
+                                    pytest.param("cgan", marks=pytest.mark.slow)])
+def test_saved_model_answers_png_like_generate(loaded, tmp_path, family):
+    gen = loaded[family]
+    path = export_saved_model(gen, tmp_path / "serving")
+    metadata = json.loads((path / "assets.extra/keras_cgen.json").read_text())
+    assert metadata["signature"]["outputs"]["image"].startswith("string [None]: PNG")
+    answer = serve_check(path)  # a fresh TensorFlow process, serving_default, bad conditions included
+    requests = answer["requests"]
+    assert requests == ImageGenerator.check_requests(metadata)
+    for request, image, score in zip(requests, answer["answer"]["image"], answer["answer"]["score"]):
+        known = gen.vocabulary.normalise(request) in gen.vocabulary.index
+        assert (len(image) > 0) == known and (score != 0) == known
+        if known:
+            assert png_pixels(image).shape == (SIZE, SIZE)
+    seeded = tf.saved_model.load(str(path)).signatures["seeded"]  # reproduces generate(seed=...)
+    out = seeded(condition=tf.constant(["7", "seven", "2"]), seed=tf.constant(9))
+    want = gen.generate(["7", "seven", "2"], n=1, seed=9)
+    for data, image in zip(out["image"].numpy(), want):
+        np.testing.assert_array_equal(png_pixels(data), image[0])
+
+
+def test_the_pixelcnn_sampler_says_it_has_no_onnx_export(loaded, tmp_path):
+    with pytest.raises(ValueError, match="does not convert to ONNX.*XlaDynamicUpdateSlice"):
+        export_onnx(loaded["pixelcnn"], tmp_path / "onnx")
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("family", ["cvae", "cgan"])
+def test_onnx_answers_like_the_keras_model_for_the_same_noise(loaded, tmp_path, family):
+    gen = loaded[family]
+    out = export_onnx(gen, tmp_path / "onnx")
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert set(metadata["inputs"]) == {"condition", "noise"} and set(metadata["outputs"]) == {"images", "scores"}
+    answer = serve_check(out)  # onnxruntime in a fresh process, both graphs
+    requests = answer["requests"]
+    feed = ImageGenerator.client_feed(requests, metadata, gen.vocabulary)
+    ids = tf.constant([max(0, i) for i in gen.vocabulary.graph_class_ids(tf.constant(requests)).numpy()])
+    images, scores = gen.draw(ids, tf.constant(feed["noise"]))
+    for i, request in enumerate(requests):
+        if gen.vocabulary.normalise(request) in gen.vocabulary.index:
+            np.testing.assert_array_equal(png_pixels(answer["answer"]["image"][i]), images.numpy()[i])
+            np.testing.assert_allclose(answer["answer"]["score"][i], scores.numpy()[i], rtol=1e-4, atol=1e-4)
+        else:
+            assert answer["answer"]["image"][i] == b"" and answer["answer"]["score"][i] == 0
+
+
+def test_likelihoods_are_per_digit_nats(loaded):
+    pixels = np.random.default_rng(0).integers(0, 2, (6, SIZE, SIZE)).astype("uint8")
+    labels = np.arange(6)
+    cvae = loaded["cvae"].likelihoods(pixels, labels, samples=50)
+    elbo, iwae = cvae["-ELBO"], cvae["NLL (importance-weighted, k=50)"]
+    assert elbo.shape == iwae.shape == (6,) and (iwae > 0).all()
+    assert iwae.mean() <= elbo.mean() + 0.5  # the importance-weighted bound is the tighter one
+    exact = loaded["pixelcnn"].likelihoods(pixels, labels)["NLL (exact)"]
+    assert exact.shape == (6,) and (exact > 0).all()
+    # the exact NLL is the sum over pixels of -log p(pixel | pixels before, label)
+    model = loaded["pixelcnn"].model
+    logits = model({"image": pixels.astype("int32"), "label": labels.astype("int32")}).numpy()
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    want = -np.take_along_axis(log_p, pixels[..., None].astype(int), -1).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(exact, want, rtol=1e-4)
