@@ -56,6 +56,7 @@ def main():
     parser.add_argument("--latent-dim", type=int, default=32)
     parser.add_argument("--hidden-units", type=int, default=512)
     parser.add_argument("--beta", type=float, default=1.0)
+    parser.add_argument("--standard-prior", action="store_true", help="p(z | c) = N(0, I) instead of learned per class")
     parser.add_argument("--warmup-epochs", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=100)
@@ -70,7 +71,7 @@ def main():
     valid_images = binarise(splits["valid"][0], VALID_SEED).astype("float32")
     valid = ({"image": valid_images, "label": splits["valid"][1].astype("int32")}, valid_images)
     builder = dict(num_classes=10, image_size=28, latent_dim=args.latent_dim, hidden_units=args.hidden_units,
-                   beta=args.beta, variant=args.variant)
+                   beta=args.beta, variant=args.variant, learned_prior=not args.standard_prior)
     with strategy.scope():
         model = build_cvae(**{**builder, "beta": 0.0})
         model.compile(keras.optimizers.Adam(args.learning_rate), loss=bernoulli_nll, jit_compile=False)

@@ -32,6 +32,35 @@ def test_variational_sample_kl_and_draws(rng, tmp_path):
     roundtrip_keras_file(model, tmp_path, [mean[:5], log_var[:5]])  # inference: the mean
 
 
+def test_variational_sample_kl_to_a_learned_prior(rng):
+    mean, log_var, prior_mean, prior_log_var = (rng.normal(size=(50, 3)).astype("float32") * 0.5 for _ in range(4))
+    layer = VariationalSample(beta=1.0)
+    layer([mean, log_var, prior_mean, prior_log_var], training=True)
+    m, v, pm, pv = (x.astype("float64") for x in (mean, log_var, prior_mean, prior_log_var))
+    expected = 0.5 * (pv - v - 1 + (np.exp(v) + (m - pm) ** 2) / np.exp(pv)).sum(-1).mean()
+    np.testing.assert_allclose(float(layer.losses[-1]), expected, rtol=1e-5)
+    layer([prior_mean, prior_log_var, prior_mean, prior_log_var], training=True)
+    assert abs(float(layer.losses[-1])) < 1e-5  # KL(p || p) = 0
+
+
+def test_learned_prior_enters_the_likelihood_bound(rng):
+    """With the prior table moved, the importance-weighted NLL changes as
+    log p(z | c) says; a prior-free model reads N(0, I)."""
+    keras.utils.set_random_seed(0)
+    model = build_cvae(image_size=8, latent_dim=2, hidden_units=8)
+    standard = build_cvae(image_size=8, latent_dim=2, hidden_units=8, learned_prior=False)
+    standard.set_weights([w for w, layer_weight in zip(model.get_weights(), model.weights)
+                          if "CVAE-Prior" not in layer_weight.path])
+    images = (rng.random((4, 8, 8)) < 0.5).astype("float32")
+    labels = np.array([0, 1, 2, 3])
+    np.testing.assert_allclose(importance_weighted_nll(model, images, labels, samples=20),
+                               importance_weighted_nll(standard, images, labels, samples=20), rtol=1e-5)
+    table = model.get_layer("CVAE-Prior").embeddings
+    table.assign(np.concatenate([np.full((10, 2), 3.0), np.zeros((10, 2))], 1).astype("float32"))
+    assert importance_weighted_nll(model, images, labels, samples=20).mean() > \
+        importance_weighted_nll(standard, images, labels, samples=20).mean() + 3  # q is far from the moved prior
+
+
 def test_bernoulli_nll_against_numpy(rng):
     logits = rng.normal(size=(2, 4, 4)).astype("float32") * 3
     targets = rng.random((2, 4, 4)).astype("float32")

@@ -187,3 +187,36 @@ def test_likelihoods_are_per_digit_nats(loaded):
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     want = -np.take_along_axis(log_p, pixels[..., None].astype(int), -1).sum(axis=(1, 2, 3))
     np.testing.assert_allclose(exact, want, rtol=1e-4)
+
+
+def test_cards_compare_binarised_models_with_binarised_digits_and_check_the_targets():
+    from keras_cgen.evaluation.digits import as_judged
+    from keras_cgen.evaluation.digits import real_digits
+    from keras_cgen.evaluation.digits import targets
+
+    images = np.random.default_rng(0).integers(0, 256, (20, SIZE, SIZE)).astype("uint8")
+    splits = {name: (images, np.arange(20) % 10) for name in ("train", "valid", "test")}
+    binary = zoo.ZooConfig(family="pixelcnn", vocabulary="conditions.json", max_new_tokens=1, data=BINARISED)
+    pixels, _, binarised = real_digits(binary, "test", splits)
+    assert binarised and set(np.unique(pixels)) <= {0, 1}
+    np.testing.assert_array_equal(pixels, real_digits(binary, "test", splits)[0])  # once-binarised: fixed seed
+    assert not np.array_equal(pixels, real_digits(binary, "valid", splits)[0])
+    assert set(np.unique(as_judged(pixels, True))) <= {0, 255}
+    grey = binary.replace(family="cgan", data={})
+    assert real_digits(grey, "test", splits)[0] is images
+
+    def system(accuracy, worst, nll=None):
+        per_digit = {str(d): 0.99 for d in range(10)} | {"8": worst}
+        return {"label_accuracy": [accuracy], "per_digit_accuracy": per_digit, "worst_digit": "8",
+                "frechet": 6.0, "frechet_real_vs_real": 4.0,
+                "likelihood": {"NLL (exact)": {"nats": nll}} if nll else {}}
+
+    report = {"family": "pixelcnn", "systems": {"this model": system(0.97, 0.9, 86.0),
+                                                 "unconditional": {"likelihood": {"NLL (exact)": {"nats": 90.0}}},
+                                                 "cvae": system(0.9, 0.5, 92.0)}}
+    verdicts = dict(targets(report))
+    assert list(verdicts.values()) == [True, True, False, True]  # a 4-nat gain over the twin is a bug sign
+    report["systems"]["this model"] = system(0.94, 0.8, 88.0)
+    assert list(dict(targets(report)).values()) == [False, False, True, True]
+    report = {"family": "cgan", "systems": {"this model": system(0.97, 0.9)}}
+    assert dict(targets(report))["Frechet distance <= 3x real vs real (1.5x)"]

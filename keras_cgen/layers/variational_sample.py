@@ -7,8 +7,11 @@ class VariationalSample(keras.layers.Layer):
     """The reparameterised draw z = mean + exp(log_var / 2) * eps of a
     variational auto-encoder, which also adds the KL term of its loss:
 
-        beta * KL(N(mean, exp(log_var)) || N(0, I)), summed over latent
-        dimensions, averaged over the batch.
+        beta * KL(N(mean, exp(log_var)) || prior), summed over latent
+        dimensions, averaged over the batch,
+
+    with the prior N(0, I), or N(prior_mean, exp(prior_log_var)) when the
+    layer is called on four tensors (a learned prior p(z | c), one per class).
 
     `beta` is a non-trainable weight so that a KL warm-up callback can raise it
     during training (`layer.beta.assign(...)`). At inference (`training=False`)
@@ -18,7 +21,8 @@ class VariationalSample(keras.layers.Layer):
         beta: the KL weight (beta-VAE; 1 is the evidence lower bound).
         seed: seed of the noise generator.
 
-    Call as `layer([mean, log_var])`, both `[batch, latent]`.
+    Call as `layer([mean, log_var])` or `layer([mean, log_var, prior_mean,
+    prior_log_var])`, all `[batch, latent]`.
 
     Example:
     >>> mean, log_var = keras.ops.zeros((2, 4)), keras.ops.zeros((2, 4))
@@ -40,13 +44,14 @@ class VariationalSample(keras.layers.Layer):
         self.built = True
 
     @staticmethod
-    def kl_divergence(mean, log_var):
-        """KL(N(mean, exp(log_var)) || N(0, I)) per row `[batch]`."""
-        return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_var) - 1.0 - log_var, axis=-1)
+    def kl_divergence(mean, log_var, prior_mean=0.0, prior_log_var=0.0):
+        """KL(N(mean, exp(log_var)) || N(prior_mean, exp(prior_log_var))) per row `[batch]`."""
+        return 0.5 * ops.sum(prior_log_var - log_var - 1.0
+                             + (ops.exp(log_var) + ops.square(mean - prior_mean)) * ops.exp(-prior_log_var), axis=-1)
 
     def call(self, inputs, training=None):
-        mean, log_var = inputs
-        self.add_loss(self.beta * ops.mean(self.kl_divergence(mean, log_var)))
+        mean, log_var = inputs[:2]
+        self.add_loss(self.beta * ops.mean(self.kl_divergence(*inputs)))
         if not training:
             return mean
         noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
