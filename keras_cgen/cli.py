@@ -99,7 +99,7 @@ def generate_command(args):
     from keras_cgen import zoo
 
     options = {"num_beams": args.num_beams, "n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
-               "scores": args.scores, "out": args.out}
+               "scores": args.scores, "out": args.out, "temperature": args.temperature}
     try:
         generator = zoo.load(args.name)
         if args.out and not generator.writes_files:
@@ -200,6 +200,7 @@ def main(argv=None):
     generate.add_argument("--n", type=int, default=1, help="samples per prompt or label (LMs, image models)")
     generate.add_argument("--seed", type=int, help="sampling seed (LMs, image models)")
     generate.add_argument("--max-new-tokens", type=int)
+    generate.add_argument("--temperature", type=float, help="image models: scales the noise (default: the model's)")
     generate.add_argument("--scores", action="store_true", help="also print each title's or caption's log-probability")
     generate.add_argument("--out", help="image models: the PNG grid to write (one row per condition, --n per row)")
     generate.set_defaults(run=generate_command)

@@ -210,7 +210,8 @@ def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=N
 
 
 def plot_history(history_csv, png, title):
-    """The training curve (train and valid loss per epoch) as a PNG."""
+    """The training curves (every logged loss per epoch: train and valid, or a
+    GAN's discriminator and generator losses) as a PNG."""
     import csv
 
     import matplotlib
@@ -221,10 +222,11 @@ def plot_history(history_csv, png, title):
     rows = list(csv.DictReader(open(history_csv)))
     epochs = [int(r["epoch"]) + 1 for r in rows]
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-    ax.plot(epochs, [float(r["loss"]) for r in rows], "o-", label="train")
-    ax.plot(epochs, [float(r["val_loss"]) for r in rows], "s-", label="valid")
+    for column in [c for c in rows[0] if c.endswith("loss") and rows[0][c] not in ("", "NA")]:
+        label = {"loss": "train", "val_loss": "valid"}.get(column, column.replace("_", " "))
+        ax.plot(epochs, [float(r[column]) for r in rows], "s-" if column.startswith("val_") else "o-", label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (nats / target token)")
+    ax.set_ylabel("loss (the recipe's unit: see the card)")
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

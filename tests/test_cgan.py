@@ -13,7 +13,7 @@ from keras_cgen.models.cgan import build_cgan_generator
 def tiny_gan():
     keras.utils.set_random_seed(0)
     return ConditionalGAN(build_cgan_generator(image_size=8, latent_dim=4, filters=8, embedding_dim=4),
-                          build_cgan_discriminator(image_size=8, filters=8), seed=0)
+                          build_cgan_discriminator(image_size=8, filters=8, hidden_units=8), seed=0)
 
 
 def test_shapes_and_the_label_matters(rng):

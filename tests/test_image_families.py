@@ -36,8 +36,8 @@ def tiny(family):
         return build_cvae(**builder), builder, BINARISED
     if family == "cgan":
         builder = dict(num_classes=10, image_size=SIZE, latent_dim=3, filters=4)
-        gan = ConditionalGAN(build_cgan_generator(**builder), build_cgan_discriminator(10, SIZE, filters=4))
-        return gan, {**builder, "discriminator_filters": 4}, {}
+        gan = ConditionalGAN(build_cgan_generator(**builder), build_cgan_discriminator(10, SIZE, filters=4, hidden_units=8))
+        return gan, {**builder, "discriminator_filters": 4, "discriminator_hidden_units": 8}, {}
     builder = dict(num_classes=10, image_size=SIZE, filters=4, num_blocks=2, head_units=8, levels=2)
     return build_conditional_pixelcnn(**builder), builder, BINARISED
 
@@ -220,3 +220,19 @@ def test_cards_compare_binarised_models_with_binarised_digits_and_check_the_targ
     assert list(dict(targets(report)).values()) == [False, False, True, True]
     report = {"family": "cgan", "systems": {"this model": system(0.97, 0.9)}}
     assert dict(targets(report))["Frechet distance <= 3x real vs real (1.5x)"]
+
+
+def test_temperature_scales_the_noise_in_python_and_in_the_graph(loaded):
+    gen = loaded["cgan"]
+    ids = tf.constant([7, 7], tf.int32)
+    noise = gen.noise(2, tf.constant([3, 0], tf.int32))
+    want = gen.draw(ids, 0.5 * noise)[0].numpy()
+    np.testing.assert_array_equal(np.stack(gen.generate("7", n=2, seed=3, temperature=0.5)), want)
+    from keras_cgen.decoding import engine
+
+    plan = engine.make_settings(**gen.settings(temperature=0.5))
+    np.testing.assert_array_equal(gen.decode_ids(ids, plan, tf.constant([3, 0], tf.int32))["images"].numpy(), want)
+    with pytest.raises(ValueError, match="`temperature` must be a number > 0, got 0"):
+        gen.generate("7", temperature=0)
+    with pytest.raises(ValueError, match="one generation setting, `temperature`; got \\['num_beams'\\]"):
+        gen.settings(num_beams=4)

@@ -48,11 +48,12 @@ def as_judged(images, binary):
     return (images * 255).astype("uint8") if binary else images
 
 
-def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0):
+def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0, temperatures=(0.7,)):
     """The report of zoo model `name` on `split` (`limit`: samples per digit,
     default 100). `compare`: `{label: folder}` of other models of the same
     digits measured the same way beside it (e.g. `standard_prior=` a CVAE
-    with the N(0, I) prior, `unconditional=` a PixelCNN twin: likelihood only)."""
+    with the N(0, I) prior, `unconditional=` a PixelCNN twin: likelihood only).
+    The model's samples are also measured at each of `temperatures`."""
     from keras_cgen import zoo
     from keras_cgen.data.mnist import load_mnist
     from keras_cgen.evaluation.digit_judge import DigitJudge
@@ -66,26 +67,31 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
     for label, folder in {"this model": name, **(compare or {})}.items():
         other = generator if label == "this model" else zoo.load(folder)
         report["systems"][label] = measure(other, judge, splits, split, limit or per_digit, seed)
+    for temperature in temperatures:
+        report["systems"][f"this model, temperature {temperature}"] = measure(
+            generator, judge, splits, split, limit or per_digit, seed, temperature)
     report.update(report["systems"]["this model"])
     return report
 
 
-def measure(generator, judge, splits, split, per_digit, seed):
+def measure(generator, judge, splits, split, per_digit, seed, temperature=None):
     """Samples (when the model is conditional) judged and compared with real
-    digits of `split`; likelihoods where the family has them."""
+    digits of `split`; likelihoods where the family has them (not at another
+    `temperature`: it changes the samples only)."""
     from keras_cgen.evaluation.image_metrics import frechet_distance
     from keras_cgen.evaluation.image_metrics import memorised_share
     from keras_cgen.evaluation.image_metrics import precision_recall
 
     real, real_labels, binary = real_digits(generator.config, split, splits)
     out = {"binarised": binary, "likelihood": {}}
-    if hasattr(generator, "likelihoods") and binary:
+    if hasattr(generator, "likelihoods") and binary and temperature is None:
         out["likelihood"] = {metric: summarise_nats(values, real.shape[1] * real.shape[2])
                              for metric, values in generator.likelihoods(real, real_labels).items()}
     if not generator.config.labels:
         return out  # an unconditional twin: its likelihood is what it is compared on
     train, _, _ = real_digits(generator.config, "train", splits)
-    samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed))  # [10, n, H, W]
+    samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed,
+                                          temperature=temperature))  # [10, n, H, W]
     requested = np.repeat(np.arange(len(samples)), per_digit)
     flat = samples.reshape(-1, *samples.shape[2:])
     log_probs = judge.log_probs(flat)

@@ -27,8 +27,12 @@ def build_cgan_generator(num_classes=10, image_size=28, latent_dim=64, filters=6
     return keras.Model([z, label], keras.layers.Reshape((image_size, image_size))(x), name="CGAN-Generator")
 
 
-def build_cgan_discriminator(num_classes=10, image_size=28, filters=64):
-    """`[images [B, H, W] in [-1, 1], label int32 [B]]` -> logits `[B, 1]` (real vs generated)."""
+def build_cgan_discriminator(num_classes=10, image_size=28, filters=64, hidden_units=256, dropout=0.3):
+    """`[images [B, H, W] in [-1, 1], label int32 [B]]` -> logits `[B, 1]` (real vs generated).
+    Two strided convolutions, then a dense layer over the whole feature map
+    (where a digit's strokes are, not only which strokes: global pooling let
+    the generator collapse to one image per digit), scored unconditionally
+    plus the projection onto the label's embedding."""
     image = keras.Input((image_size, image_size), name="image")
     label = keras.Input((), dtype="int32", name="label")
     x = keras.layers.Reshape((image_size, image_size, 1))(image)
@@ -36,9 +40,10 @@ def build_cgan_discriminator(num_classes=10, image_size=28, filters=64):
                                                         name="Discriminator-Conv-1")(x))
     x = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(filters, 4, strides=2, padding="same",
                                                         name="Discriminator-Conv-2")(x))
-    features = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(dropout)(keras.layers.Flatten()(x))
+    features = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(hidden_units, name="Discriminator-Features")(x))
     score = keras.layers.Dense(1, name="Discriminator-Score")(features)
-    embedded = keras.layers.Embedding(num_classes, filters, name="Discriminator-Label")(label)
+    embedded = keras.layers.Embedding(num_classes, hidden_units, name="Discriminator-Label")(label)
     projection = ops.sum(embedded * features, axis=-1, keepdims=True)
     return keras.Model([image, label], score + projection, name="CGAN-Discriminator")
 

@@ -18,10 +18,11 @@ class CGANGenerator(ImageGenerator):
 
         super().__init__(directory, config)
         builder = dict(config.builder)
-        discriminator_filters = builder.pop("discriminator_filters")
+        discriminator = {key.removeprefix("discriminator_"): builder.pop(key)
+                         for key in [k for k in builder if k.startswith("discriminator_")]}
         self.model = self.load_weights(ConditionalGAN(
             build_cgan_generator(**builder),
-            build_cgan_discriminator(builder["num_classes"], builder["image_size"], discriminator_filters)))
+            build_cgan_discriminator(builder["num_classes"], builder["image_size"], **discriminator)))
         self.noise_shape = (builder["latent_dim"],)
 
     def draw(self, class_ids, noise):

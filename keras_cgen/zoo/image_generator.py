@@ -60,11 +60,20 @@ class ImageGenerator(Generator):
 
     # ---- Python ------------------------------------------------------------------
     def settings(self, **given):
+        """The config's `generation` defaults updated by `given`: an image model
+        reads one setting, `temperature` (> 0), which scales its noise (the
+        latent draw of the CVAE and the CGAN; for the PixelCNN's Gumbel noise
+        the same as dividing its logits by it). Below 1 trades variety for
+        typical images (as Glow and NVAE sample)."""
         given = {key: value for key, value in given.items() if value is not None}
-        if given:
-            raise ValueError(f"An image model takes no generation settings, got {sorted(given)}; "
-                             "`generate(conditions, n=..., seed=...)` is all it reads.")
-        return {**self.config.generation, "max_new_tokens": self.config.max_new_tokens}
+        unknown = sorted(set(given) - {"temperature"})
+        if unknown:
+            raise ValueError(f"An image model reads one generation setting, `temperature`; got {unknown}.")
+        settings = {**self.config.generation, **given, "max_new_tokens": self.config.max_new_tokens}
+        temperature = settings.setdefault("temperature", 1.0)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
+        return settings
 
     def noise(self, batch, seed):
         """Noise `[batch, *noise_shape]` from the int32 `[2]` `seed` (graph ops)."""
@@ -76,12 +85,14 @@ class ImageGenerator(Generator):
         uniform = tf.random.stateless_uniform(shape, seed=seed, minval=1e-20, maxval=1.0)
         return -tf.math.log(-tf.math.log(uniform))
 
-    def generate(self, conditions, n=1, seed=None, return_scores=False, as_pil=False):
+    def generate(self, conditions, n=1, seed=None, temperature=None, return_scores=False, as_pil=False):
         """`n` images for each condition in `conditions` (a string such as "7",
         "seven" or "七", or a list of them): uint8 `[n, H, W]` per condition
         (one array for a single condition; PIL images with `as_pil`). The same
-        `seed` gives the same images; None draws a fresh one."""
+        `seed` gives the same images; None draws a fresh one. `temperature`:
+        see `settings` (default: the model's, else 1)."""
         conditions, single = self.text_list(conditions, "conditions", allow_empty=False)
+        temperature = self.settings(temperature=temperature)["temperature"]
         class_ids = self.vocabulary.class_ids(conditions)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"`n` must be an int >= 1 (images per condition), got {n!r}.")
@@ -92,7 +103,8 @@ class ImageGenerator(Generator):
         import tensorflow as tf
 
         ids = tf.constant(np.repeat(class_ids, n), tf.int32)
-        images, scores = self._draw_seeded(ids, tf.constant([int(seed) % (2**31 - 1), 0], tf.int32))
+        images, scores = self._draw_seeded(ids, tf.constant([int(seed) % (2**31 - 1), 0], tf.int32),
+                                           tf.constant(temperature, tf.float32))
         images = images.numpy().reshape(len(conditions), n, self.image_size, self.image_size)
         scores = scores.numpy().reshape(len(conditions), n)
         if as_pil:
@@ -105,15 +117,15 @@ class ImageGenerator(Generator):
             images, scores = images[0], scores[0]
         return (images, scores) if return_scores else images
 
-    def _draw_seeded(self, class_ids, seed):
+    def _draw_seeded(self, class_ids, seed, temperature):
         import tensorflow as tf
 
         if getattr(self, "_compiled", None) is None:
-            self._compiled = tf.function(lambda ids, s: self.draw(ids, self.noise(tf.shape(ids)[0], s)),
+            self._compiled = tf.function(lambda ids, s, t: self.draw(ids, t * self.noise(tf.shape(ids)[0], s)),
                                          reduce_retracing=True)
-        return self._compiled(class_ids, seed)
+        return self._compiled(class_ids, seed, temperature)
 
-    def save_grid(self, path, conditions=None, n=10, seed=0):
+    def save_grid(self, path, conditions=None, n=10, seed=0, temperature=None):
         """Writes a PNG grid: one row per condition (default: every class),
         `n` images per row, drawn with `seed`. Written beside `path` and renamed:
         a failed call leaves no partial file. Returns the path."""
@@ -122,7 +134,8 @@ class ImageGenerator(Generator):
         from PIL import Image
 
         conditions = self.vocabulary.classes if conditions is None else conditions
-        rows = self.generate(conditions if not isinstance(conditions, str) else [conditions], n=n, seed=seed)
+        rows = self.generate(conditions if not isinstance(conditions, str) else [conditions], n=n, seed=seed,
+                             temperature=temperature)
         size, gap = self.image_size, 2
         grid = np.full((len(rows) * (size + gap) - gap, n * (size + gap) - gap), 128, "uint8")
         for r, row in enumerate(rows):
@@ -142,7 +155,8 @@ class ImageGenerator(Generator):
     # ---- the graph: SavedModel and ONNX ---------------------------------------------
     def decode_ids(self, inputs, plan, seed, cache_write="where"):
         """Serving: class ids `[B]` (-1 for unknown text), noise from `seed`.
-        ONNX: `{"condition": one-hot [B, classes], "noise": [B, *noise_shape]}`."""
+        ONNX: `{"condition": one-hot [B, classes], "noise": [B, *noise_shape]}`.
+        Either way the noise is scaled by the export's temperature."""
         import tensorflow as tf
 
         if isinstance(inputs, dict):
@@ -151,7 +165,7 @@ class ImageGenerator(Generator):
         else:
             ids = inputs
             noise = self.noise(tf.shape(ids)[0], seed)
-        images, scores = self.draw(tf.maximum(ids, 0), noise)
+        images, scores = self.draw(tf.maximum(ids, 0), plan.temperature * noise)
         return {"images": images, "scores": scores}
 
     def serving_resources(self):
@@ -234,5 +248,5 @@ class ImageGenerator(Generator):
         self.vocabulary.class_ids(conditions)
         seed = options.get("seed")
         seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed
-        path = self.save_grid(out, conditions, n=n, seed=seed)
+        path = self.save_grid(out, conditions, n=n, seed=seed, temperature=options.get("temperature"))
         return [f"wrote {path}: {len(conditions)} row(s) ({', '.join(conditions)}) x {n} image(s), seed {seed}"]
