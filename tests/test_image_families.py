@@ -179,14 +179,21 @@ def test_likelihoods_are_per_digit_nats(loaded):
     elbo, iwae = cvae["-ELBO"], cvae["NLL (importance-weighted, k=50)"]
     assert elbo.shape == iwae.shape == (6,) and (iwae > 0).all()
     assert iwae.mean() <= elbo.mean() + 0.5  # the importance-weighted bound is the tighter one
-    exact = loaded["pixelcnn"].likelihoods(pixels, labels)["NLL (exact)"]
-    assert exact.shape == (6,) and (exact > 0).all()
+    pixelcnn = loaded["pixelcnn"].likelihoods(pixels, labels)
+    exact, marginal = pixelcnn["NLL (exact)"], pixelcnn["NLL, label marginalised (exact)"]
+    assert exact.shape == marginal.shape == (6,) and (exact > 0).all()
     # the exact NLL is the sum over pixels of -log p(pixel | pixels before, label)
     model = loaded["pixelcnn"].model
     logits = model({"image": pixels.astype("int32"), "label": labels.astype("int32")}).numpy()
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     want = -np.take_along_axis(log_p, pixels[..., None].astype(int), -1).sum(axis=(1, 2, 3))
     np.testing.assert_allclose(exact, want, rtol=1e-4)
+    every = []  # -log (1/10) sum_c p(x | c), from the model's outputs for every label
+    for c in range(10):
+        logits = model({"image": pixels.astype("int32"), "label": np.full(6, c, "int32")}).numpy()
+        log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        every.append(np.take_along_axis(log_p, pixels[..., None].astype(int), -1).sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(marginal, -np.log(np.exp(np.array(every, "float64")).mean(0)), rtol=1e-4)
 
 
 def test_cards_compare_binarised_models_with_binarised_digits_and_check_the_targets():

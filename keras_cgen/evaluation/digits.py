@@ -153,6 +153,21 @@ FAMILY_TEXT = {
 }
 
 
+LIMITS = {
+    "cvae": ("Samples are the decoder's mean image, so they are smoother than real digits; the encoder still "
+             "writes some of the digit's identity into z, so a prior draw can pull a sample towards another "
+             "digit (the per-digit table); a lower temperature trades variety for label accuracy."),
+    "cgan": ("A GAN has no likelihood and no validation loss: the recipe keeps the moving average of the "
+             "generator's weights at the end of its time budget. Its samples are judged only by the tables above."),
+    "pixelcnn": ("Receptive field: the first block's 7x7 mask sees 3 rows above a pixel and each later 3x3 block one "
+                 "row more, so with 5 blocks a pixel sees at most 7 rows above it, a third of a digit: the "
+                 "likelihood is good (each pixel is well predicted from its neighbourhood), but a sample's strokes "
+                 "lose their global shape and the label steers them weakly. More blocks (the paper: 15 layers), "
+                 "dilated convolutions or a 2-3x longer training would widen or use that context; they did not "
+                 "fit the 30-minute, 2-core budget with the same-budget unconditional twin beside it."),
+}
+
+
 def targets(report):
     """The issue's targets for this model, each `(text, met)`."""
     this = report["systems"]["this model"]
@@ -161,17 +176,22 @@ def targets(report):
              (f"label accuracy >= 85% for every digit (worst: {this['worst_digit']}, {100 * worst:.1f}%)", worst >= 0.85)]
     nll = {label: next((v["nats"] for metric, v in s["likelihood"].items() if metric.startswith("NLL")), None)
            for label, s in report["systems"].items()}
+    marginal = this["likelihood"].get("NLL, label marginalised (exact)", {}).get("nats")
     if report["family"] == "cgan":
         ratio = this["frechet"] / this["frechet_real_vs_real"]
         lines.append((f"Frechet distance <= 3x real vs real ({ratio:.1f}x)", ratio <= 3))
     if report["family"] == "cvae":
         lines.append((f"importance-weighted NLL <= 93 nats ({nll['this model']:.2f})", nll["this model"] <= 93))
+    if report["family"] == "pixelcnn" and marginal is not None:
+        gap = marginal - nll["this model"]
+        lines.append((f"the model's own label-marginalised NLL lies 0 .. ln 10 above its conditional NLL ({gap:.2f})",
+                      -1e-6 <= gap <= math.log(10) + 1e-6))
     if report["family"] == "pixelcnn":
         for label, value in nll.items():
             if label == "unconditional" and value is not None:
                 gap = value - nll["this model"]
-                lines.append((f"conditioning gains 0 .. ln 10 = 2.30 nats over the unconditional twin ({gap:.2f})",
-                              0 <= gap <= math.log(10) + 0.5))  # + the intervals' width: both are estimates
+                lines.append((f"conditioning gains 0 .. ln 10 = 2.30 nats over the separately trained unconditional "
+                              f"twin ({gap:.2f})", 0 <= gap <= math.log(10)))
             elif label != "this model" and value is not None:
                 lines.append((f"NLL below the {label} model's on the same digits ({nll['this model']:.2f} vs {value:.2f})",
                               nll["this model"] < value))
@@ -247,5 +267,8 @@ Judge agreement per requested digit (%):
 {chr(10).join(f"- {text}: {'met' if met else 'NOT met'}" for text, met in targets(report))}
 
 Reproduce: `{command}`
+
+## Limitations
+{LIMITS.get(config.family, "")} Digits only: 28x28 grey, centred, the 10 classes of MNIST.
 """
     finish_card(directory, text, report)
