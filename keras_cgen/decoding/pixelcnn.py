@@ -128,9 +128,12 @@ def sample_cached(model, labels, seed, batch=None, noise=None):
 
     def row_body(row, state):
         state = ops.cond(row > 0, lambda: vertical_row(state, row - 1), lambda: state)
-        _, state = ops.while_loop(lambda column, s: column < width,
-                                  lambda column, s: (column + 1, pixel(s, row, column, row * width + column)),
-                                  (ops.array(0, "int32"), state))
+        _, state = tf.while_loop(lambda column, s: column < width,
+                                 lambda column, s: (column + 1, pixel(s, row, column, row * width + column)),
+                                 (tf.constant(0, tf.int32), state), parallel_iterations=1)
         return row + 1, state
 
-    return ops.while_loop(lambda row, s: row < height, row_body, (ops.array(0, "int32"), state))[1]["images"]
+    # One iteration at a time (each needs the last one's pixel anyway): with parallel iterations,
+    # grappler's rewritten additions in the inner body can collide ("TemporaryVariable ... already exists").
+    return tf.while_loop(lambda row, s: row < height, row_body, (tf.constant(0, tf.int32), state),
+                         parallel_iterations=1)[1]["images"]
