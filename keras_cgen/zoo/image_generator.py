@@ -43,6 +43,8 @@ class ImageGenerator(Generator):
     noise_shape = ()
     noise_distribution = "normal"
     score_meaning = ""
+    # Grappler options while `generate`'s function is built (tf.config.optimizer names).
+    grappler_options = {}
 
     def __init__(self, directory, config):
         super().__init__(directory, config)
@@ -123,7 +125,16 @@ class ImageGenerator(Generator):
         if getattr(self, "_compiled", None) is None:
             self._compiled = tf.function(lambda ids, s, t: self.draw(ids, t * self.noise(tf.shape(ids)[0], s)),
                                          reduce_retracing=True)
-        return self._compiled(class_ids, seed, temperature)
+        if not self.grappler_options:
+            return self._compiled(class_ids, seed, temperature)
+        # Grappler optimises a function when it is first run for a shape: set the options
+        # around the call, then restore the process's own (unset ones are on by default).
+        before = tf.config.optimizer.get_experimental_options()
+        tf.config.optimizer.set_experimental_options(self.grappler_options)
+        try:
+            return self._compiled(class_ids, seed, temperature)
+        finally:
+            tf.config.optimizer.set_experimental_options({key: before.get(key, True) for key in self.grappler_options})
 
     def save_grid(self, path, conditions=None, n=10, seed=0, temperature=None):
         """Writes a PNG grid: one row per condition (default: every class),

@@ -10,6 +10,9 @@ class PixelCNNGenerator(ImageGenerator):
     """A gated conditional PixelCNN (`build_conditional_pixelcnn`)."""
 
     noise_distribution = "gumbel"
+    # Grappler's rewrite of the sampler's additions (AddOpsRewrite) made a repeated call fail with
+    # "TemporaryVariable ... already exists" in the nested loop (seen at 1,000 digits).
+    grappler_options = {"arithmetic_optimization": False}
     score_meaning = "log p(image | condition) under the model, nats"
 
     def __init__(self, directory, config):
