@@ -69,7 +69,7 @@ def test_bernoulli_nll_against_numpy(rng):
     np.testing.assert_allclose(np.asarray(bernoulli_nll(targets, logits)), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["mlp", "conv"])
+@pytest.mark.parametrize("variant", ["mlp", pytest.param("conv", marks=pytest.mark.slow)])
 def test_training_lowers_the_loss_and_the_label_matters(variant, rng):
     keras.utils.set_random_seed(0)
     model = build_cvae(image_size=8, latent_dim=4, hidden_units=32, variant=variant)

@@ -125,8 +125,8 @@ def test_save_grid_and_cli_write_a_png(loaded, image_zoo, tmp_path, capsys, monk
     assert "'dog'" in capsys.readouterr().err and not (tmp_path / "dog.png").exists()
 
 
-@pytest.mark.parametrize("family", ["cvae", pytest.param("pixelcnn", marks=pytest.mark.slow),
-                                    pytest.param("cgan", marks=pytest.mark.slow)])
+@pytest.mark.slow  # the suite's time budget: `make test-slow` (CI) runs the three fresh-process checks
+@pytest.mark.parametrize("family", ["cvae", "pixelcnn", "cgan"])
 def test_saved_model_answers_png_like_generate(loaded, tmp_path, family):
     gen = loaded[family]
     path = export_saved_model(gen, tmp_path / "serving")
