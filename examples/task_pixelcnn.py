@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--unconditional", action="store_true", help="train the twin without the label")
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--num-blocks", type=int, default=5)
+    parser.add_argument("--kernel-size", type=int, default=3, help="odd width of the blocks after the first")
     parser.add_argument("--head-units", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -49,7 +50,8 @@ def main():
     train = binarised_batches(*splits["train"], args.batch_size, "int32", with_labels=conditional)
     valid = binarised_split(splits, "valid", "int32", with_labels=conditional)
     builder = dict(num_classes=10 if conditional else None, image_size=28, filters=args.filters,
-                   num_blocks=args.num_blocks, head_units=args.head_units, levels=2)
+                   num_blocks=args.num_blocks, kernel_size=args.kernel_size, head_units=args.head_units,
+                   levels=2)
     steps = args.epochs * -(-len(splits["train"][0]) // args.batch_size)
     with strategy.scope():
         model = build_conditional_pixelcnn(**builder)

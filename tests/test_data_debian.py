@@ -89,3 +89,11 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="apt-get.*not found"):
         debian.fetch_translations("en", root=tmp_path)
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_sections_of_real_packages_fall_in_the_classes():
+    sections = debian.parse_sections((FIXTURES / "Packages.sample").read_text(encoding="utf-8"))
+    assert len(sections) == 300 and sections["aodh-api"] == "web"
+    assert debian.CLASS_OF_SECTION["web"] == "networking"
+    assert set(sections.values()) <= set(debian.CLASS_OF_SECTION)  # every section has a class
+    assert debian.parse_sections("Package: a\nSection: contrib/games\n\nPackage: b\n") == {"a": "games"}

@@ -87,3 +87,22 @@ def test_wordpiece_graph_twins_equal_python(full):
     rows = pad_rows([[full.start_id, *row[:40], full.end_id, 1037] for row in graph])
     decoded = [t.decode() for t in tf.function(full.graph_decode)(tf.constant(rows)).numpy()]
     assert decoded == [full.decode(row) for row in rows] and decoded[6].startswith("atril is a simple")
+
+
+def test_word_vocabulary_round_trip_and_graph_twin(tmp_path):
+    from keras_cgen.text import WordVocabulary
+    from keras_cgen.text import load_vocabulary
+
+    texts = ["Web browser - WebDriver support (development files)", "command-line tool for C++, v2.0",
+             "Python 3 library: parse/format"]
+    vocab = WordVocabulary.build(texts * 5)
+    ids = np.stack([vocab.encode(t, 20) for t in texts])
+    assert ids[0, 0] == vocab.start_id and vocab.end_id in ids[0]
+    decoded = [vocab.decode(row) for row in ids]
+    assert decoded == [t.lower() for t in texts]  # spacing of dashes, hyphens and punctuation restored
+    assert [t.decode() for t in vocab.graph_decode(ids).numpy()] == decoded
+    assert vocab.decode(vocab.encode("Python 3 gizmo", 6)) == "python 3 [UNK]"
+    vocab.save(tmp_path / "words.json")
+    assert load_vocabulary(tmp_path / "words.json").tokens == vocab.tokens
+    with pytest.raises(ValueError, match="at most 3 fit"):
+        vocab.encode(texts[0], 5)

@@ -234,3 +234,68 @@ def load_pairs(language="en", root=None, refresh=False, fetch=True):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.replace(tmp, directory / f"{name}.jsonl")
     return splits
+
+
+# ---- Synopses labelled by Section (the Diffusion-LM's data) ------------------------------
+# Debian's ~60 sections grouped into 10 classes a reader tells apart from a synopsis alone.
+SECTION_CLASSES = {
+    "libraries": ("libs", "oldlibs", "introspection", "libdevel"),
+    "development": ("devel", "debug", "vcs", "interpreters", "database", "rust", "golang", "haskell", "java",
+                    "ocaml", "lisp", "cli-mono"),
+    "modules": ("python", "perl", "ruby", "php", "javascript", "gnu-r", "zope"),
+    "documentation": ("doc", "localization"),
+    "games": ("games",),
+    "science": ("science", "math", "electronics", "hamradio", "education"),
+    "networking": ("net", "web", "httpd", "mail", "comm", "news"),
+    "multimedia": ("sound", "video", "graphics", "fonts"),
+    "system": ("admin", "utils", "shells", "kernel", "otherosfs", "misc", "metapackages", "tasks", "embedded"),
+    "desktop": ("x11", "gnome", "kde", "xfce", "gnustep", "editors", "text", "tex"),
+}
+CLASS_OF_SECTION = {section: name for name, sections in SECTION_CLASSES.items() for section in sections}
+
+
+def packages_files(root=None):
+    """The `Packages` indexes the same `apt-get update` fetched."""
+    return sorted(p for p in (cache_dir(root) / "lists").glob("*_binary-*_Packages*") if not p.name.endswith(".diff"))
+
+
+def parse_sections(text):
+    """`{package: section}` from a `Packages` file's text; a `contrib/` or
+    `non-free/` prefix is dropped."""
+    sections = {}
+    for block in text.split("\n\n"):
+        package = section = None
+        for line in block.split("\n"):
+            if line.startswith("Package:"):
+                package = line[len("Package:"):].strip()
+            elif line.startswith("Section:"):
+                section = line[len("Section:"):].strip().split("/")[-1]
+        if package and section:
+            sections[package] = section
+    return sections
+
+
+def load_synopses(root=None, fetch=True):
+    """English synopses labelled by their package's Section and its class
+    (`SECTION_CLASSES`), split as `load_pairs` splits them (by package family).
+
+    Returns `{"train": [...], "valid": [...], "test": [...]}`, each a list of
+    `{"package", "family", "text", "section", "class"}`; packages whose
+    section is unknown (not in this architecture's indexes) are left out."""
+    pairs = load_pairs("en", root, fetch=fetch)
+    files = packages_files(root)
+    if not files:
+        if not fetch:
+            raise FileNotFoundError(f"No Packages index under {cache_dir(root)}: run `cgen data debian-descriptions`.")
+        fetch_translations("en", root)
+        files = packages_files(root)
+    sections = {}
+    for path in files:
+        sections.update(parse_sections(read_text(path)))
+    unknown = sorted({s for s in sections.values()} - set(CLASS_OF_SECTION))
+    if unknown:
+        raise ValueError(f"Sections {unknown} are in no class of SECTION_CLASSES: add them to one.")
+    return {split: [{"package": r["package"], "family": r["family"], "text": r["title"],
+                     "section": sections[r["package"]], "class": CLASS_OF_SECTION[sections[r["package"]]]}
+                    for r in rows if r["package"] in sections]
+            for split, rows in pairs.items()}

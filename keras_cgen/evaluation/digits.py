@@ -48,12 +48,14 @@ def as_judged(images, binary):
     return (images * 255).astype("uint8") if binary else images
 
 
-def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0, temperatures=(0.7,)):
+def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0, temperatures=None):
     """The report of zoo model `name` on `split` (`limit`: samples per digit,
     default 100). `compare`: `{label: folder}` of other models of the same
     digits measured the same way beside it (e.g. `standard_prior=` a CVAE
     with the N(0, I) prior, `unconditional=` a PixelCNN twin: likelihood only).
-    The model's samples are also measured at each of `temperatures`."""
+    "this model" samples at the model's default temperature; they are also
+    measured at each of `temperatures` (default: 0.7, or 1.0 where that is
+    not the default)."""
     from keras_cgen import zoo
     from keras_cgen.data.mnist import load_mnist
     from keras_cgen.evaluation.digit_judge import DigitJudge
@@ -63,28 +65,33 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
     splits = load_mnist()
     report = {"name": zoo.find(name).name, "family": generator.config.family, "split": split,
               "per_digit": limit or per_digit, "seed": seed, "judge": judge.info,
-              "score_meaning": generator.score_meaning, "systems": {}}
+              "score_meaning": generator.score_meaning, "systems": {},
+              "temperature": generator.settings()["temperature"]}
+    if temperatures is None:
+        temperatures = (0.7,) if report["temperature"] == 1.0 else (1.0,)
     for label, folder in {"this model": name, **(compare or {})}.items():
         other = generator if label == "this model" else zoo.load(folder)
-        report["systems"][label] = measure(other, judge, splits, split, limit or per_digit, seed)
+        # Compared models sample at this model's temperature: the rows differ in the model only.
+        report["systems"][label] = measure(other, judge, splits, split, limit or per_digit, seed,
+                                           report["temperature"])
     for temperature in temperatures:
         report["systems"][f"this model, temperature {temperature}"] = measure(
-            generator, judge, splits, split, limit or per_digit, seed, temperature)
+            generator, judge, splits, split, limit or per_digit, seed, temperature, likelihood=False)
     report.update(report["systems"]["this model"])
     return report
 
 
-def measure(generator, judge, splits, split, per_digit, seed, temperature=None):
-    """Samples (when the model is conditional) judged and compared with real
-    digits of `split`; likelihoods where the family has them (not at another
-    `temperature`: it changes the samples only)."""
+def measure(generator, judge, splits, split, per_digit, seed, temperature=None, likelihood=True):
+    """Samples (when the model is conditional) at `temperature` judged and
+    compared with real digits of `split`; likelihoods where the family has
+    them and `likelihood` (the temperature changes the samples only)."""
     from keras_cgen.evaluation.image_metrics import frechet_distance
     from keras_cgen.evaluation.image_metrics import memorised_share
     from keras_cgen.evaluation.image_metrics import precision_recall
 
     real, real_labels, binary = real_digits(generator.config, split, splits)
     out = {"binarised": binary, "likelihood": {}}
-    if hasattr(generator, "likelihoods") and binary and temperature is None:
+    if hasattr(generator, "likelihoods") and binary and likelihood:
         out["likelihood"] = {metric: summarise_nats(values, real.shape[1] * real.shape[2])
                              for metric, values in generator.likelihoods(real, real_labels).items()}
     if not generator.config.labels:
@@ -160,7 +167,9 @@ FAMILY_TEXT = {
 LIMITS = {
     "cvae": ("Samples are the decoder's mean image, so they are smoother than real digits; the encoder still "
              "writes some of the digit's identity into z, so a prior draw can pull a sample towards another "
-             "digit (the per-digit table); a lower temperature trades variety for label accuracy."),
+             "digit (the per-digit table). Hence the default temperature 0.7 (z ~ N(mu_c, (0.7 sigma_c)^2), "
+             "reduced-temperature sampling as Glow and NVAE use it): it trades variety (recall) for label "
+             "accuracy; `temperature=1.0` samples the model as trained (its row in the tables)."),
     "cgan": ("A GAN has no likelihood and no validation loss: the recipe keeps the moving average of the "
              "generator's weights at the end of its time budget. Its samples are judged only by the tables above."),
     "pixelcnn": ("Receptive field: the first block's 7x7 mask sees 3 rows above a pixel and each later 3x3 block one "
@@ -258,6 +267,7 @@ condition and the noise a client draws). Score: {report['score_meaning']}.
 ![training curve](training_curve.png)
 
 ## Evaluation ({report['split']} split, {report['per_digit']} samples per digit, seed {report['seed']})
+"this model": the default settings (temperature {report.get('temperature', 1.0)}).
 Judge: a small CNN trained on the training split only ({judge.get('trained_on', '')}), test accuracy
 {100 * judge.get('test_accuracy', float('nan')):.1f}% (`keras_cgen.evaluation.digit_judge`); its 128-unit
 penultimate layer gives the features. Real digits for the distances: the {report['split']} split

@@ -204,10 +204,14 @@ class WordPieceVocabulary:
 def load_vocabulary(path):
     """A vocabulary file of a zoo model or an export: `conditions.json` is a
     `ConditionVocabulary` (the image models' condition texts), another `.json`
-    a `CharVocabulary`, `vocab.txt` a WordPiece vocabulary."""
+    a `CharVocabulary`, `vocab.txt` a WordPiece vocabulary. `words.json` is a
+    `WordVocabulary`, another `.json` a `CharVocabulary`."""
     from keras_cgen.text.char_vocabulary import CharVocabulary
     from keras_cgen.text.condition_vocabulary import ConditionVocabulary
+    from keras_cgen.text.word_vocabulary import WordVocabulary
 
     if Path(path).name == "conditions.json":
         return ConditionVocabulary.load(path)
+    if Path(path).name == "words.json":
+        return WordVocabulary.load(path)
     return CharVocabulary.load(path) if Path(path).suffix == ".json" else WordPieceVocabulary.load(path)

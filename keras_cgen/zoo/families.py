@@ -38,6 +38,7 @@ FAMILIES = {
     "cvae": Family("keras_cgen.zoo.cvae:CVAEGenerator", "keras_cgen.evaluation.digits"),
     "cgan": Family("keras_cgen.zoo.cgan:CGANGenerator", "keras_cgen.evaluation.digits"),
     "pixelcnn": Family("keras_cgen.zoo.pixelcnn:PixelCNNGenerator", "keras_cgen.evaluation.digits"),
+    "diffusion_lm": Family("keras_cgen.zoo.diffusion_lm:DiffusionLMGenerator", "keras_cgen.evaluation.diffusion_lm"),
 }
 
 

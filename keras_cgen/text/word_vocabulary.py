@@ -1,0 +1,116 @@
+"""A word vocabulary for short English texts (the Diffusion-LM's synopses).
+
+Text is lower-cased and split into runs of letters/digits and single other
+characters; a dash between spaces ("broker - server") is its own token, kept
+apart from a hyphen inside a word ("command-line"), so `decode` can write both
+back. `graph_decode` is the TensorFlow twin of `decode` (tested equal), so an
+exported graph returns text with core ops only.
+"""
+
+import collections
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+SPECIALS = ("[PAD]", "[START]", "[END]", "[UNK]")
+DASH = "\u2014"  # what a spaced " - " becomes, so that it differs from a hyphen
+TOKEN = re.compile(r"[^\W_]+|[^\s]", re.UNICODE)
+# Decoding joins tokens with spaces, then: no space around these (they join words) ...
+GLUE = r" ?([-/+.'_]) ?"
+# ... none before closing punctuation, none after an opening bracket.
+BEFORE = r" ([,:;!?%)\]])"
+AFTER = r"([(\[]) "
+
+
+class WordVocabulary:
+    """Words <-> ids; 0 padding, 1 start, 2 end, 3 unknown.
+
+    A text of n tokens is encoded as `[START] w1 .. wn [END] [PAD] ..`.
+
+    Args:
+        words: the words, most frequent first.
+
+    Example:
+    >>> vocab = WordVocabulary.build(["Python 3 library", "Python - docs"], min_count=1)
+    >>> ids = vocab.encode("python library", 6)
+    >>> ids.tolist()
+    [1, 4, 7, 2, 0, 0]
+    >>> vocab.decode(ids)
+    'python library'
+    """
+
+    pad_id, start_id, end_id, unk_id = 0, 1, 2, 3
+    unit = "words"
+
+    def __init__(self, words):
+        self.tokens = list(SPECIALS) + [w for w in words if w not in SPECIALS]
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @staticmethod
+    def tokenize(text):
+        text = re.sub(r"\s+-+\s+", f" {DASH} ", str(text).lower())
+        return TOKEN.findall(text)
+
+    @classmethod
+    def build(cls, texts, min_count=5):
+        counts = collections.Counter(w for text in texts for w in cls.tokenize(text))
+        return cls(sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w)))
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, text, length):
+        """int32 `[length]`: `[START] words [END]` then padding. Raises if the
+        text does not fit (`fits` tells)."""
+        words = self.tokenize(text)
+        if len(words) + 2 > length:
+            raise ValueError(f"`text` {text!r} has {len(words)} words; at most {length - 2} fit in {length} positions.")
+        ids = [self.start_id, *(self.index.get(w, self.unk_id) for w in words), self.end_id]
+        return np.asarray(ids + [self.pad_id] * (length - len(ids)), "int32")
+
+    def fits(self, text, length):
+        return len(self.tokenize(text)) + 2 <= length
+
+    def decode(self, ids):
+        """Text of the ids up to the first [END] ([START] and padding skipped; an
+        unknown word is written [UNK])."""
+        words = []
+        for i in np.asarray(ids).tolist():
+            if i == self.end_id:
+                break
+            if i not in (self.start_id, self.pad_id):
+                words.append(self.tokens[i])
+        return self.detokenize(words)
+
+    @staticmethod
+    def detokenize(words):
+        text = re.sub(GLUE, r"\1", " ".join(words))
+        text = re.sub(AFTER, r"\1", re.sub(BEFORE, r"\1", text))
+        return text.replace(DASH, "-")
+
+    # ---- the TensorFlow-graph twin (exports) ---------------------------------------
+    def graph_decode(self, ids):
+        """`decode` on an int tensor `[B, T]`: a string tensor `[B]`."""
+        import tensorflow as tf
+
+        ids = tf.cast(ids, tf.int32)
+        ended = tf.cumsum(tf.cast(tf.equal(ids, self.end_id), tf.int32), axis=1) > 0
+        keep = tf.logical_and(tf.logical_not(ended), tf.logical_and(ids != self.start_id, ids != self.pad_id))
+        words = tf.ragged.boolean_mask(tf.gather(tf.constant(self.tokens), ids), keep)
+        text = tf.strings.regex_replace(tf.strings.reduce_join(words, axis=1, separator=" "), GLUE, r"\1")
+        text = tf.strings.regex_replace(tf.strings.regex_replace(text, BEFORE, r"\1"), AFTER, r"\1")
+        return tf.strings.regex_replace(text, DASH, "-")
+
+    def save(self, path):
+        Path(path).write_text(json.dumps({"kind": "words", "tokens": self.tokens}, ensure_ascii=False, indent=0),
+                              encoding="utf-8")
+
+    @classmethod
+    def load(cls, path):
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("kind") != "words" or tuple(data["tokens"][:4]) != SPECIALS:
+            raise ValueError(f"'{path}' is not a WordVocabulary file: a JSON object with kind 'words' and tokens "
+                             f"starting with {SPECIALS}.")
+        return cls(data["tokens"][len(SPECIALS):])

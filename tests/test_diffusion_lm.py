@@ -1,0 +1,176 @@
+"""Diffusion-LM: schedule, loss, sampler and controls on tiny models."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+from keras_cgen.decoding import diffusion
+from keras_cgen.models.diffusion_lm import DiffusionLM
+from keras_cgen.models.diffusion_lm import build_diffusion_denoiser
+from keras_cgen.models.diffusion_lm import build_latent_classifier
+from keras_cgen.models.diffusion_lm import respaced_schedule
+from keras_cgen.models.diffusion_lm import sqrt_schedule
+
+LENGTH, DIM, VOCAB = 8, 8, 12  # ids: 0 pad, 1 start, 2 end, 3 unk, 4.. words
+
+
+def toy_sequences(count, rng):
+    """[START] w1..wn [END] [PAD].. with 2..5 words, each from one of two halves of the words (the class)."""
+    ids = np.zeros((count, LENGTH), "int32")
+    classes = rng.integers(0, 2, count).astype("int32")
+    for row, label in zip(ids, classes):
+        n = rng.integers(2, 6)
+        words = rng.integers(4, 8, n) + 4 * label
+        row[: n + 2] = [1, *words, 2]
+    return ids, classes
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny diffusion LM trained for a few seconds on toy sequences, and a classifier of their class."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    ids, classes = toy_sequences(2048, rng)
+    lm = DiffusionLM(build_diffusion_denoiser(LENGTH, DIM, 32, 1, 2, dropout=0.0), VOCAB, seed=0)
+    lm.compile(keras.optimizers.Adam(3e-3), jit_compile=False)
+    lm.fit(ids, batch_size=64, epochs=12, verbose=0)
+    classifier = build_latent_classifier(2, LENGTH, DIM, width=16, num_layers=1, num_heads=2, num_steps=20,
+                                         dropout=0.0)
+    classifier.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    table = lm.embedding.embeddings.numpy()
+    steps = rng.integers(0, 21, len(ids))
+    alpha_bar = np.append(respaced_schedule(20)["alpha_bar"], 1.0)[steps][:, None, None]
+    latents = np.sqrt(alpha_bar) * table[ids] + np.sqrt(1 - alpha_bar) * rng.standard_normal(table[ids].shape)
+    classifier.fit({"latents": latents.astype("float32"), "step": steps.astype("int32")}, classes, batch_size=64,
+                   epochs=8, verbose=0)
+    return lm, classifier
+
+
+def test_sqrt_schedule_follows_its_formula():
+    steps = 2000
+    alpha = lambda s: 1 - np.sqrt(s + 1e-4)  # noqa: E731
+    expected, product = [], 1.0
+    for i in range(steps):
+        product *= 1 - min(1 - alpha((i + 1) / steps) / alpha(i / steps), 0.999)
+        expected.append(product)
+    np.testing.assert_allclose(sqrt_schedule(steps), expected, rtol=1e-10)
+    assert abs(sqrt_schedule()[0] - 0.98536) < 1e-4  # x_0 itself carries noise of std ~0.12
+
+
+def test_respaced_schedule_and_its_posterior():
+    schedule = respaced_schedule(200, 2000)
+    np.testing.assert_array_equal(schedule["timesteps"][:4], [0, 10, 20, 30])
+    assert schedule["timesteps"][-1] == 1999 and len(schedule["timesteps"]) == 200
+    np.testing.assert_allclose(schedule["alpha_bar"], sqrt_schedule()[schedule["timesteps"]])
+    # q(x_{k-1} | x_k, x_0) by Bayes' rule on 1-D Gaussians, against the closed form the sampler uses
+    ab, prev, beta = schedule["alpha_bar"], schedule["alpha_bar_prev"], schedule["betas"]
+    k = np.arange(1, 200)
+    precision = 1 / (1 - prev[k]) + (1 - beta[k]) / beta[k]
+    np.testing.assert_allclose(1 / precision, np.exp(schedule["log_variance"][k]), rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(prev[k]) / (1 - prev[k]) / precision, schedule["coef_x0"][k], rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(1 - beta[k]) / beta[k] / precision, schedule["coef_xt"][k], rtol=1e-6)
+    np.testing.assert_allclose(np.cumprod(1 - beta), ab, rtol=1e-9)
+    with pytest.raises(ValueError, match="`steps` must be an int in 2..2000"):
+        respaced_schedule(1)
+
+
+def test_loss_terms_against_numpy():
+    keras.utils.set_random_seed(1)
+    lm = DiffusionLM(build_diffusion_denoiser(LENGTH, DIM, 16, 1, 2), VOCAB)
+    rng = np.random.default_rng(1)
+    ids, _ = toy_sequences(4, rng)
+    noise, noise_t = rng.standard_normal((2, 4, LENGTH, DIM)).astype("float32")
+    t = np.array([0, 5, 999, 1999], "int32")
+    terms = {k: float(v) for k, v in lm.losses_of(ids, False, (noise, t, noise_t)).items()}
+
+    table = lm.embedding.embeddings.numpy().astype("float64")
+    bias = lm.rounding_bias.bias.numpy()
+    ab = sqrt_schedule()
+    embeddings = table[ids]
+    x_start = embeddings + np.sqrt(1 - ab[0]) * noise
+    x_t = np.sqrt(ab[t])[:, None, None] * x_start + np.sqrt(1 - ab[t])[:, None, None] * noise_t
+    predicted = lm.denoiser({"latents": x_t.astype("float32"), "timestep": t * 0.5}).numpy()
+    target = np.where((t == 0)[:, None, None], embeddings, x_start)
+    logits = x_start @ table.T + bias
+    log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+        - logits.max(-1, keepdims=True)
+    nll = -np.take_along_axis(log_probs, ids[..., None], -1).mean()
+    np.testing.assert_allclose(terms["mse"], ((predicted - target) ** 2).mean(), rtol=1e-4)
+    np.testing.assert_allclose(terms["nll"], nll, rtol=1e-4)
+    np.testing.assert_allclose(terms["prior"], (ab[-1] * x_start ** 2).mean(), rtol=1e-4)
+
+
+def test_training_lowers_the_loss_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(2)
+    ids, _ = toy_sequences(256, rng)
+    lm = DiffusionLM(build_diffusion_denoiser(LENGTH, DIM, 16, 1, 2, dropout=0.0), VOCAB, seed=0)
+    draws = (rng.standard_normal((256, LENGTH, DIM)).astype("float32"), rng.integers(0, 2000, 256).astype("int32"),
+             rng.standard_normal((256, LENGTH, DIM)).astype("float32"))
+    loss = lambda: sum(float(v) for v in lm.losses_of(ids, False, draws).values())  # noqa: E731
+    before = loss()
+    lm.compile(keras.optimizers.Adam(3e-3))
+    lm.fit(ids, batch_size=32, epochs=3, verbose=0)
+    assert loss() < 0.8 * before
+    lm.save(tmp_path / "lm.keras")
+    again = keras.saving.load_model(tmp_path / "lm.keras")
+    np.testing.assert_allclose(sum(float(v) for v in again.losses_of(ids, False, draws).values()), loss(), rtol=1e-5)
+
+
+def test_clamping_snaps_to_the_nearest_allowed_embedding(trained):
+    lm, _ = trained
+    table = lm.embedding.embeddings.numpy()
+    latents = np.random.default_rng(3).standard_normal((2, LENGTH, DIM)).astype("float32")
+    distances = ((latents[..., None, :] - table) ** 2).sum(-1)
+    snapped = diffusion.nearest_embedding(lm, tf.constant(latents)).numpy()
+    np.testing.assert_allclose(snapped, table[distances.argmin(-1)], atol=1e-6)
+    allowed = np.ones(VOCAB, bool)
+    allowed[distances.argmin(-1).ravel()] = False  # forbid every first choice
+    snapped = diffusion.nearest_embedding(lm, tf.constant(latents), tf.constant(allowed)).numpy()
+    np.testing.assert_allclose(snapped, table[np.where(allowed, distances, np.inf).argmin(-1)], atol=1e-6)
+
+
+def test_samples_are_seeded_and_read_like_the_data(trained):
+    lm, _ = trained
+    ids, _ = diffusion.sample(lm, 16, tf.constant([0, 0]), steps=20)
+    again, _ = diffusion.sample(lm, 16, tf.constant([0, 0]), steps=20)
+    other, _ = diffusion.sample(lm, 16, tf.constant([1, 0]), steps=20)
+    np.testing.assert_array_equal(ids, again)
+    assert not np.array_equal(ids, other)
+    assert (ids.numpy()[:, 0] == 1).mean() >= 0.8  # [START] first, as in every training sequence
+
+
+def test_guidance_raises_the_classifiers_probability(trained):
+    lm, classifier = trained
+    target = tf.fill([32], 1)
+    plain, plain_x = diffusion.sample(lm, 32, tf.constant([4, 0]), steps=20)
+    guided, guided_x = diffusion.sample(lm, 32, tf.constant([4, 0]), steps=20, min_guided_step=2,
+                                        energies=[diffusion.classifier_energy(classifier, target, 20)])
+
+    def probability(latents):
+        logits = classifier({"latents": latents, "step": tf.fill([32], 20)})
+        return tf.nn.softmax(logits)[:, 1].numpy().mean()
+
+    assert probability(guided_x) > probability(plain_x) + 0.2
+    words = lambda ids: ids.numpy()[(ids.numpy() >= 4)]  # noqa: E731
+    assert (words(guided) >= 8).mean() > (words(plain) >= 8).mean()  # class 1 writes the upper words
+
+
+def test_infilling_keeps_the_known_words(trained):
+    lm, _ = trained
+    known_ids = np.tile([1, 5, 0, 6, 0, 2, 0, 0], (8, 1)).astype("int32")
+    mask = np.tile([1, 1, 0, 1, 0, 1, 1, 1], (8, 1)).astype(bool)
+    ids, latents = diffusion.sample(lm, 8, tf.constant([5, 0]), steps=20, known_ids=known_ids, known_mask=mask)
+    np.testing.assert_allclose(latents.numpy()[mask], lm.embedding.embeddings.numpy()[known_ids[mask]], atol=1e-6)
+    np.testing.assert_array_equal(ids.numpy()[mask], known_ids[mask])
+    assert (ids.numpy()[~mask] >= 4).mean() > 0.8  # words where the words are missing
+
+
+def test_length_control_puts_end_where_asked(trained):
+    lm, _ = trained
+    lengths = tf.constant([2, 3, 4, 5] * 4)
+    ids, _ = diffusion.sample(lm, 16, tf.constant([6, 0]), steps=20, min_guided_step=2, fluency=0.001,
+                              energies=[diffusion.length_energy(lm, lengths, 20)])
+    ends = [list(row).index(2) if 2 in row else -1 for row in ids.numpy()]
+    assert np.mean(np.array(ends) == lengths.numpy() + 1) >= 0.75
