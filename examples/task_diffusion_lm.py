@@ -97,6 +97,7 @@ def main():
     parser.add_argument("--minutes", type=float, default=95, help="wall-clock budget of the diffusion LM")
     parser.add_argument("--classifier-steps", type=int, default=4000)
     parser.add_argument("--classifier-minutes", type=float, default=15)
+    parser.add_argument("--fluency", type=float, default=0.01, help="default lambda of guided sampling")
     training.add_arguments(parser)
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
@@ -149,7 +150,8 @@ def main():
 
     config = zoo.ZooConfig(
         family="diffusion_lm", vocabulary="words.json", max_new_tokens=args.sequence_length,
-        generation={}, builder={**builder, "classifier": classifier_builder},
+        generation={"do_sample": True},
+        builder={**builder, "classifier": classifier_builder, "sampling": {"steps": 200, "fluency": args.fluency}},
         language="en", labels=list(SECTION_CLASSES),
         data={"dataset": "Debian package synopses (Translation-en) labelled by Section (Packages)",
               "sections": SECTION_CLASSES, "kept": round(kept, 4), "training_synopses": len(train_ids)},

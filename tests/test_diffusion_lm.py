@@ -174,3 +174,59 @@ def test_length_control_puts_end_where_asked(trained):
                               energies=[diffusion.length_energy(lm, lengths, 20)])
     ends = [list(row).index(2) if 2 in row else -1 for row in ids.numpy()]
     assert np.mean(np.array(ends) == lengths.numpy() + 1) >= 0.75
+
+
+@pytest.fixture(scope="module")
+def zoo_model(trained, tmp_path_factory):
+    """The tiny trained model as a zoo folder of the `diffusion_lm` family."""
+    from keras_cgen import training
+    from keras_cgen import zoo
+    from keras_cgen.text import WordVocabulary
+
+    lm, classifier = trained
+    out = tmp_path_factory.mktemp("zoo") / "tiny-diffusion"
+    builder = dict(sequence_length=LENGTH, embedding_dim=DIM, width=32, num_layers=1, num_heads=2, dropout=0.0)
+    config = zoo.ZooConfig(family="diffusion_lm", vocabulary="words.json", max_new_tokens=LENGTH,
+                           generation={"do_sample": True}, labels=["low", "high"],
+                           builder={**builder, "sampling": {"steps": 20, "fluency": 0.01},
+                                    "classifier": dict(num_classes=2, sequence_length=LENGTH, embedding_dim=DIM,
+                                                       width=16, num_layers=1, num_heads=2, num_steps=20,
+                                                       dropout=0.0)})
+    words = WordVocabulary([f"w{i}" for i in range(4, VOCAB)])
+    training.save_zoo_model(out, config, lm, words,
+                            files={"classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
+    return out
+
+
+def test_zoo_generator_controls_and_bad_inputs(zoo_model):
+    from keras_cgen import zoo
+
+    gen = zoo.load(zoo_model)
+    high = gen.generate(n=8, control={"section": "high"}, seed=0)
+    assert high == gen.generate(n=8, control={"section": "high"}, seed=0)
+    upper = lambda texts: np.mean([int(w[1:]) >= 8 for t in texts for w in t.split()])  # noqa: E731
+    assert upper(high) > upper(gen.generate(n=8, control={"section": "low"}, seed=0))
+    filled = gen.infill("w5 ___ w6", n=4, seed=0, choose=False)
+    assert all(t.split()[0] == "w5" and t.split()[2] == "w6" and len(t.split()) == 3 for t in filled)
+    for bad, message in [(dict(control={"section": "middle"}), r"control\['section'\] must be one of \['low', 'high'\]"),
+                         (dict(length=7), r"`length` must be an int in 1..6"),
+                         (dict(content="w99"), "`content` must be one word of the vocabulary"),
+                         (dict(steps=1), "`steps` must be an int in 2..2000")]:
+        with pytest.raises(ValueError, match=message):
+            gen.generate(**bad)
+    for template in ["", "w5 w6", "___ " * 7]:
+        with pytest.raises(ValueError, match="`template`"):
+            gen.infill(template)
+
+
+def test_saved_model_runs_the_guided_loop_as_generate(zoo_model, tmp_path):
+    from keras_cgen import zoo
+    from keras_cgen.export import export_saved_model
+
+    gen = zoo.load(zoo_model)
+    target = export_saved_model(gen, tmp_path / "export")
+    served = tf.saved_model.load(str(target)).signatures["seeded"](section=tf.constant(["high", "high", "no such"]),
+                                                                  seed=tf.constant(5))
+    expected = gen.generate(n=3, control={"section": "high"}, seed=5)
+    assert [t.decode() for t in served["text"].numpy()] == [*expected[:2], ""]
+    assert served["score"].numpy()[2] == 0.0 and served["score"].numpy()[0] < 0.0

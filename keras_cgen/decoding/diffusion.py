@@ -124,7 +124,8 @@ def sample(lm, batch, seed, steps=200, clamp=True, energies=(), fluency=0.01, gu
     if known_ids is not None:  # the known words start noised to the last step's level
         a = c["alpha_bar"][-1]
         x = tf.where(known_mask, tf.sqrt(a) * known + tf.sqrt(1.0 - a) * x, x)
-    _, x = tf.while_loop(lambda k, x: k >= 0, body, (tf.constant(steps - 1), x), parallel_iterations=1)
+    _, x = tf.while_loop(lambda k, x: k >= 0, body, (tf.constant(steps - 1), x), parallel_iterations=1,
+                         shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, *x.shape[1:]])))
     return round_to_words(lm, x, allowed), x
 
 

@@ -16,6 +16,7 @@ embeddings) and the word vocabulary (`words.json`).
 import numpy as np
 
 from keras_cgen.zoo.generator import Generator
+from keras_cgen.zoo.generator import blank_unread
 from keras_cgen.zoo.store import load_model_weights
 
 MASK = "___"  # one unknown word in an `infill` template
@@ -36,6 +37,7 @@ class DiffusionLMGenerator(Generator):
         super().__init__(directory, config)
         builder = dict(config.builder)
         classifier_args = builder.pop("classifier", None)
+        self.defaults = {**DEFAULTS, **builder.pop("sampling", {})}
         self.model = self.load_weights(DiffusionLM(build_diffusion_denoiser(**builder), len(self.vocabulary)))
         self.classifier = None
         if classifier_args:
@@ -50,7 +52,7 @@ class DiffusionLMGenerator(Generator):
 
     def sampling(self, **given):
         """The config's sampling defaults (`DEFAULTS`) updated by `given` (None = not given)."""
-        settings = {**DEFAULTS, **self.config.generation, **{k: v for k, v in given.items() if v is not None}}
+        settings = {**self.defaults, **{k: v for k, v in given.items() if v is not None}}
         if not isinstance(settings["steps"], int) or isinstance(settings["steps"], bool) or not 2 <= settings["steps"] <= 2000:
             raise ValueError(f"`steps` must be an int in 2..2000, got {settings['steps']!r}.")
         if not isinstance(settings["fluency"], (int, float)) or settings["fluency"] < 0:
@@ -142,8 +144,8 @@ class DiffusionLMGenerator(Generator):
         seed = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
         return self._functions[key]({k: tf.constant(v) for k, v in inputs.items()}, seed).numpy()
 
-    def sample(self, kind, inputs, seed, settings):
-        """Graph ops: token ids `[B, L]` of one sampler call."""
+    def sample(self, kind, inputs, seed, settings, with_latents=False):
+        """Graph ops: token ids `[B, L]` of one sampler call (and the final latents)."""
         import tensorflow as tf
 
         from keras_cgen.decoding import diffusion
@@ -151,8 +153,9 @@ class DiffusionLMGenerator(Generator):
         allowed = tf.constant(self.allowed)
         sampler = dict(steps=settings["steps"], allowed=allowed)
         if kind == "infill":
-            return diffusion.sample(self.model, tf.shape(inputs["known_ids"])[0], seed, known_ids=inputs["known_ids"],
-                                    known_mask=inputs["known_mask"], **sampler)[0]
+            out = diffusion.sample(self.model, tf.shape(inputs["known_ids"])[0], seed, known_ids=inputs["known_ids"],
+                                   known_mask=inputs["known_mask"], **sampler)
+            return out if with_latents else out[0]
         use_class, use_length, use_content = kind
         energies = []
         if use_class:
@@ -162,9 +165,46 @@ class DiffusionLMGenerator(Generator):
                                                     self.vocabulary.pad_id, self.vocabulary.end_id))
         if use_content:
             energies.append(diffusion.content_energy(self.model, inputs["word_ids"], settings["steps"]))
-        return diffusion.sample(self.model, tf.shape(inputs["class_ids"])[0], seed, energies=energies,
-                                fluency=settings["fluency"], guidance_steps=settings["guidance_steps"],
-                                learning_rate=settings["learning_rate"], **sampler)[0]
+        out = diffusion.sample(self.model, tf.shape(inputs["class_ids"])[0], seed, energies=energies,
+                               fluency=settings["fluency"], guidance_steps=settings["guidance_steps"],
+                               learning_rate=settings["learning_rate"], **sampler)
+        return out if with_latents else out[0]
+
+    # ---- the SavedModel: a class name in, a guided sample out ---------------------------------
+    def class_table(self):
+        """Class name -> id (unknown -> -1), a lookup table made outside any traced graph."""
+        import tensorflow as tf
+
+        if getattr(self, "_class_table", None) is None:
+            with tf.init_scope():
+                self._class_table = tf.lookup.StaticHashTable(
+                    tf.lookup.KeyValueTensorInitializer(tf.constant(self.classes, tf.string),
+                                                        tf.range(len(self.classes), dtype=tf.int32)), default_value=-1)
+        return self._class_table
+
+    def serving_resources(self):
+        return [self.class_table(), self.classifier]
+
+    def serving_prepare(self, strings):
+        import tensorflow as tf
+
+        return self.class_table().lookup(tf.strings.strip(strings))
+
+    def decode_ids(self, inputs, plan, seed, cache_write="where"):
+        """Class ids `[B]` (-1: unknown, sampled as class 0 and blanked) -> the
+        guided sample's ids and the classifier's log-probability of the class."""
+        import tensorflow as tf
+
+        class_ids = tf.maximum(inputs, 0)
+        ids, latents = self.sample((True, False, False), {"class_ids": class_ids}, seed, self.sampling(),
+                                   with_latents=True)
+        clean = tf.fill([tf.shape(ids)[0]], self.sampling()["steps"])
+        log_probs = tf.nn.log_softmax(self.classifier({"latents": latents, "step": clean}, training=False))
+        return {"ids": ids, "scores": tf.gather(log_probs, class_ids, axis=1, batch_dims=1)}
+
+    def serving_finish(self, strings, out):
+        return blank_unread({"text": self.vocabulary.graph_decode(out["ids"]), "score": out["scores"]},
+                            self.serving_prepare(strings) >= 0)
 
     def cli_lines(self, inputs, options):
         n = options.get("n") or 1
