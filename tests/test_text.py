@@ -96,13 +96,13 @@ def test_word_vocabulary_round_trip_and_graph_twin(tmp_path):
     texts = ["Web browser - WebDriver support (development files)", "command-line tool for C++, v2.0",
              "Python 3 library: parse/format"]
     vocab = WordVocabulary.build(texts * 5)
-    ids = np.stack([vocab.encode(t, 20) for t in texts])
+    ids = np.stack([vocab.sequence(t, 20) for t in texts])
     assert ids[0, 0] == vocab.start_id and vocab.end_id in ids[0]
     decoded = [vocab.decode(row) for row in ids]
     assert decoded == [t.lower() for t in texts]  # spacing of dashes, hyphens and punctuation restored
     assert [t.decode() for t in vocab.graph_decode(ids).numpy()] == decoded
-    assert vocab.decode(vocab.encode("Python 3 gizmo", 6)) == "python 3 [UNK]"
+    assert vocab.decode(vocab.sequence("Python 3 gizmo", 6)) == "python 3 [UNK]"
     vocab.save(tmp_path / "words.json")
     assert load_vocabulary(tmp_path / "words.json").tokens == vocab.tokens
     with pytest.raises(ValueError, match="at most 3 fit"):
-        vocab.encode(texts[0], 5)
+        vocab.sequence(texts[0], 5)

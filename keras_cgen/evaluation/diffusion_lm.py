@@ -104,7 +104,7 @@ def evaluate(name, split="test", limit=None, compare=None, per_class=50, seed=0)
     generator = zoo.load(name)
     splits = load_synopses()
     judge, judge_info = trained_judge(splits)
-    training_texts = {generator.vocabulary.decode(generator.vocabulary.encode(r["text"], generator.length))
+    training_texts = {generator.vocabulary.decode(generator.vocabulary.sequence(r["text"], generator.length))
                       for r in splits["train"] if generator.vocabulary.fits(r["text"], generator.length)}
     report = {"name": zoo.find(name).name, "per_class": per_class, "seed": seed, "judge": judge_info,
               "sampling": generator.sampling()}

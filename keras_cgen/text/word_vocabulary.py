@@ -34,7 +34,7 @@ class WordVocabulary:
 
     Example:
     >>> vocab = WordVocabulary.build(["Python 3 library", "Python - docs"], min_count=1)
-    >>> ids = vocab.encode("python library", 6)
+    >>> ids = vocab.sequence("python library", 6)
     >>> ids.tolist()
     [1, 4, 7, 2, 0, 0]
     >>> vocab.decode(ids)
@@ -61,13 +61,19 @@ class WordVocabulary:
     def __len__(self):
         return len(self.tokens)
 
-    def encode(self, text, length):
-        """int32 `[length]`: `[START] words [END]` then padding. Raises if the
-        text does not fit (`fits` tells)."""
-        words = self.tokenize(text)
+    def encode(self, text, max_length=None):
+        """int32 ids of the text's words (no special tokens), at most `max_length`
+        (as `CharVocabulary.encode`, so the autoregressive LMs read either)."""
+        ids = [self.index.get(w, self.unk_id) for w in self.tokenize(text)]
+        return np.asarray(ids[:max_length] if max_length else ids, "int32")
+
+    def sequence(self, text, length):
+        """int32 `[length]`: `[START] words [END]` then padding, the fixed-length
+        sequence a Diffusion-LM denoises. Raises if the text does not fit (`fits`)."""
+        words = self.encode(text).tolist()
         if len(words) + 2 > length:
             raise ValueError(f"`text` {text!r} has {len(words)} words; at most {length - 2} fit in {length} positions.")
-        ids = [self.start_id, *(self.index.get(w, self.unk_id) for w in words), self.end_id]
+        ids = [self.start_id, *words, self.end_id]
         return np.asarray(ids + [self.pad_id] * (length - len(ids)), "int32")
 
     def fits(self, text, length):
