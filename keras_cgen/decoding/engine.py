@@ -38,6 +38,7 @@ class Settings:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     bad_words_ids: tuple = ()
+    logits_processors: tuple = ()
 
     def __post_init__(self):
         def fail(name, value, allowed):
@@ -79,10 +80,14 @@ class Settings:
         for word in self.bad_words_ids:
             if not word or not all(is_int(t) and t >= 0 for t in word):
                 fail("bad_words_ids", [list(w) for w in self.bad_words_ids], "a list of non-empty lists of token ids")
+        for processor in self.logits_processors:
+            if not callable(processor):
+                fail("logits_processors", processor, "a list of callables (logits, context, length) -> logits")
 
     @property
     def needs_context(self):
-        return self.repetition_penalty != 1.0 or self.no_repeat_ngram_size > 0 or bool(self.bad_words_ids)
+        return (self.repetition_penalty != 1.0 or self.no_repeat_ngram_size > 0 or bool(self.bad_words_ids)
+                or bool(self.logits_processors))
 
     def process(self, scores, prompt, generated, step):
         """Hugging Face's processor order: penalties and bans first. The
@@ -99,6 +104,8 @@ class Settings:
             scores = processors.bad_words(scores, context, length, self.bad_words_ids)
         if self.min_new_tokens:
             scores = processors.suppress_tokens(scores, self.eos_token_ids, step < self.min_new_tokens)
+        for processor in self.logits_processors:  # the caller's own (e.g. FUDGE), last
+            scores = processor(scores, context, length)
         return scores
 
     def warp(self, logits):
@@ -116,7 +123,7 @@ def generate(
     step_fn, state, start_ids, *, max_new_tokens, num_beams=1, do_sample=False, temperature=1.0,
     top_k=0, top_p=1.0, seed=None, min_new_tokens=0, eos_token_id=None, pad_token_id=0,
     length_penalty=1.0, early_stopping=False, num_return_sequences=1, repetition_penalty=1.0,
-    no_repeat_ngram_size=0, bad_words_ids=None, jit_compile=True,
+    no_repeat_ngram_size=0, bad_words_ids=None, logits_processors=(), jit_compile=True,
 ):
     """Generates tokens from a step function: greedy, beam search or sampling.
 
@@ -138,6 +145,10 @@ def generate(
         early_stopping: True, False or "never", as in Hugging Face transformers.
         num_return_sequences: best beams (or samples) returned per row.
         repetition_penalty, no_repeat_ngram_size, bad_words_ids: processors.
+        logits_processors: callables `(logits [N, V], context [N, T], length)
+            -> logits`, applied after the built-in processors (`context[:,
+            :length]` is the prompt and the tokens so far), e.g.
+            `keras_cgen.decoding.fudge.FudgeProcessor`.
         jit_compile: when called eagerly, compile the loop with XLA.
 
     Returns:
@@ -160,6 +171,7 @@ def generate(
         pad_token_id=pad_token_id, length_penalty=length_penalty, early_stopping=early_stopping,
         num_return_sequences=num_return_sequences, repetition_penalty=repetition_penalty,
         no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
+        logits_processors=tuple(logits_processors or ()),
     )
     start_ids = check_start_ids(start_ids)
     seed = seed_tensor(seed)
@@ -181,6 +193,8 @@ def make_settings(*, max_new_tokens, eos_token_id=None, bad_words_ids=None, **kw
             kwargs[name] = float(kwargs[name])
     if "do_sample" in kwargs:
         kwargs["do_sample"] = bool(kwargs["do_sample"])
+    if "logits_processors" in kwargs:
+        kwargs["logits_processors"] = tuple(kwargs["logits_processors"] or ())
     return Settings(max_new_tokens=max_new_tokens, eos_token_ids=eos,
                     bad_words_ids=tuple(tuple(w) for w in (bad_words_ids or ())), **kwargs)
 
