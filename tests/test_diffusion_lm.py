@@ -230,3 +230,42 @@ def test_saved_model_runs_the_guided_loop_as_generate(zoo_model, tmp_path):
     expected = gen.generate(n=3, control={"section": "high"}, seed=5)
     assert [t.decode() for t in served["text"].numpy()] == [*expected[:2], ""]
     assert served["score"].numpy()[2] == 0.0 and served["score"].numpy()[0] < 0.0
+
+
+def test_onnx_infills_like_the_keras_sampler_for_the_same_noise(zoo_model, tmp_path):
+    import json
+
+    from keras_cgen import zoo
+    from keras_cgen.export import export_onnx
+    from keras_cgen.export.check import serve_check
+    from keras_cgen.zoo.diffusion_lm import DiffusionLMGenerator
+
+    gen = zoo.load(zoo_model)
+    out = export_onnx(gen, tmp_path / "onnx")
+    metadata = json.loads((out / "metadata.json").read_text())
+    requests = ["w5 ___ w6", "", "___ w7"]
+    answer = serve_check(out, requests)["answer"]["text"]  # onnxruntime in a fresh process
+    feed = DiffusionLMGenerator.client_feed(requests, metadata, gen.vocabulary)
+    ids, _ = diffusion.sample(gen.model, 3, None, steps=20, allowed=tf.constant(gen.allowed), noise=feed["noise"],
+                              known_ids=feed["known_ids"], known_mask=feed["known_mask"] > 0.5)
+    assert answer == [gen.vocabulary.decode(row) for row in ids.numpy()]
+    assert answer[0].split()[0] == "w5" and answer[0].split()[2] == "w6" and answer[2].split()[1] == "w7"
+
+
+def test_timestep_embedding_against_numpy_and_round_trip(tmp_path):
+    from keras_cgen.layers import TimestepEmbedding
+
+    t = np.array([0.0, 1.0, 499.5], "float32")
+    half = 4
+    freqs = np.exp(-np.log(10000.0) * np.arange(half) / half)
+    expected = np.concatenate([np.cos(t[:, None] * freqs), np.sin(t[:, None] * freqs)], axis=-1)
+    layer = TimestepEmbedding(8)
+    np.testing.assert_allclose(layer(t).numpy(), expected, rtol=1e-5, atol=1e-5)
+    inputs = keras.Input(())
+    model = keras.Model(inputs, keras.layers.Dense(2)(TimestepEmbedding(8)(inputs)))
+    model.compile("adam", "mse")
+    model.fit(t, np.zeros((3, 2)), verbose=0)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras")(t), model(t), rtol=1e-6)
+    with pytest.raises(ValueError, match="`dim` must be an even int"):
+        TimestepEmbedding(7)

@@ -126,7 +126,10 @@ def sample(lm, batch, seed, steps=200, clamp=True, energies=(), fluency=0.01, gu
         x = tf.where(known_mask, tf.sqrt(a) * known + tf.sqrt(1.0 - a) * x, x)
     _, x = tf.while_loop(lambda k, x: k >= 0, body, (tf.constant(steps - 1), x), parallel_iterations=1,
                          shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, *x.shape[1:]])))
-    return round_to_words(lm, x, allowed), x
+    ids = round_to_words(lm, x, allowed)
+    if known_ids is not None:  # the known words, whatever the rounding head makes of their embeddings
+        ids = tf.where(known_mask[..., 0], tf.cast(known_ids, tf.int32), ids)
+    return ids, x
 
 
 def classifier_energy(classifier, class_ids, steps=200):

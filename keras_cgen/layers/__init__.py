@@ -10,6 +10,7 @@ from keras_cgen.layers.copy_prior import CopyPrior
 from keras_cgen.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_cgen.layers.gated_pixelcnn_block import pixelcnn_masks
 from keras_cgen.layers.pointer_generator import PointerGenerator
+from keras_cgen.layers.timestep_embedding import TimestepEmbedding
 from keras_cgen.layers.variational_sample import VariationalSample
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CopyPrior",
     "GatedPixelCNNBlock",
     "PointerGenerator",
+    "TimestepEmbedding",
     "VariationalSample",
     "causal_attention_mask",
     "pixelcnn_masks",

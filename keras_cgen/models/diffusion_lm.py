@@ -15,14 +15,13 @@ word embeddings, all positions at once.
 Sampling (and the guidance) lives in `keras_cgen.decoding.diffusion`.
 """
 
-import math
-
 import keras
 import keras_hub
 import numpy as np
 from keras import ops
 
 from keras_cgen.layers import BiasAdd
+from keras_cgen.layers import TimestepEmbedding
 
 TRAINING_STEPS = 2000
 SAMPLING_STEPS = 200
@@ -61,14 +60,6 @@ def respaced_schedule(steps=SAMPLING_STEPS, training_steps=TRAINING_STEPS):
             "log_variance": np.log(np.concatenate([[variance[1]], variance[1:]]))}
 
 
-def timestep_embedding(timesteps, dim, max_period=10000.0):
-    """Sinusoidal embedding `[B, dim]` of float timesteps `[B]` (cos then sin)."""
-    half = dim // 2
-    freqs = ops.exp(-math.log(max_period) * ops.arange(half, dtype="float32") / half)
-    args = ops.cast(timesteps, "float32")[:, None] * freqs[None]
-    return ops.concatenate([ops.cos(args), ops.sin(args)], axis=-1)
-
-
 def build_diffusion_denoiser(sequence_length=16, embedding_dim=32, width=128, num_layers=4, num_heads=4,
                              dropout=0.1):
     """f(x_t, t): inputs `latents` float `[B, L, d]` and `timestep` float `[B]`
@@ -82,7 +73,7 @@ def build_diffusion_denoiser(sequence_length=16, embedding_dim=32, width=128, nu
     x = keras.layers.Dense(width, name="DiffusionLM-Input")(x)
     x = x + keras_hub.layers.PositionEmbedding(sequence_length, name="DiffusionLM-Position")(x)
     time = keras.layers.Dense(4 * width, activation="silu", name="DiffusionLM-Time-Hidden")(
-        timestep_embedding(timestep, width))
+        TimestepEmbedding(width, name="DiffusionLM-Time-Embedding")(timestep))
     x = x + keras.layers.Dense(width, name="DiffusionLM-Time")(time)[:, None, :]
     x = keras.layers.Dropout(dropout)(keras.layers.LayerNormalization(epsilon=1e-12, name="DiffusionLM-Norm")(x))
     for i in range(num_layers):

@@ -24,10 +24,28 @@ CLASSIFIER_WEIGHTS = "classifier.safetensors"
 DEFAULTS = {"steps": 200, "fluency": 0.01, "guidance_steps": 3, "learning_rate": 0.1}
 
 
+def template_ids(vocabulary, template, length):
+    """An infilling template -> (ids int32 `[length]`, known bool `[length]`):
+    `[START]`, its words (each `___` unknown), `[END]`, padding, all known but the `___`."""
+    words = vocabulary.tokenize(template.replace(MASK, " \x00 "))
+    if len(words) + 2 > length:
+        raise ValueError(f"`template` has {len(words)} words; at most {length - 2} fit.")
+    ids = np.full([length], vocabulary.pad_id, "int32")
+    known = np.ones([length], bool)
+    for i, word in enumerate(words, start=1):
+        if word == "\x00":
+            known[i] = False
+        else:
+            ids[i] = vocabulary.index.get(word, vocabulary.unk_id)
+    ids[0], ids[len(words) + 1] = vocabulary.start_id, vocabulary.end_id
+    return ids, known
+
+
 class DiffusionLMGenerator(Generator):
     """A Diffusion-LM of the zoo and its guidance classifier."""
 
     serving_input = ("section", "string [None]: the class to steer towards (one of the model's labels)")
+    onnx_outputs = {"ids": "int32 [batch, sequence_length]: [START] words [END] padding"}
 
     def __init__(self, directory, config):
         from keras_cgen.models.diffusion_lm import DiffusionLM
@@ -110,17 +128,7 @@ class DiffusionLMGenerator(Generator):
         if not isinstance(template, str) or MASK not in template:
             raise ValueError(f"`template` must be a string with at least one {MASK!r} (one unknown word each), "
                              f"got {template!r}.")
-        words = self.vocabulary.tokenize(template.replace(MASK, " \x00 "))
-        if len(words) + 2 > self.length:
-            raise ValueError(f"`template` has {len(words)} words; at most {self.length - 2} fit.")
-        ids = np.full([self.length], self.vocabulary.pad_id, "int32")
-        known = np.ones([self.length], bool)
-        for i, word in enumerate(words, start=1):
-            if word == "\x00":
-                known[i] = False
-            else:
-                ids[i] = self.vocabulary.index.get(word, self.vocabulary.unk_id)
-        ids[0], ids[len(words) + 1] = self.vocabulary.start_id, self.vocabulary.end_id
+        ids, known = template_ids(self.vocabulary, template, self.length)
         settings = self.sampling(steps=steps)
         out = self.run("infill", {"known_ids": np.tile(ids, (n, 1)), "known_mask": np.tile(known, (n, 1))},
                        seed, settings)
@@ -191,10 +199,21 @@ class DiffusionLMGenerator(Generator):
         return self.class_table().lookup(tf.strings.strip(strings))
 
     def decode_ids(self, inputs, plan, seed, cache_write="where"):
-        """Class ids `[B]` (-1: unknown, sampled as class 0 and blanked) -> the
-        guided sample's ids and the classifier's log-probability of the class."""
+        """Serving: class ids `[B]` (-1: unknown, sampled as class 0 and
+        blanked) -> the guided sample's ids and the classifier's
+        log-probability of the class. ONNX: `{"known_ids", "known_mask",
+        "noise"}` -> the infilling (or, with nothing known, unguided) sample's
+        ids: no gradient steps, and the client's noise."""
         import tensorflow as tf
 
+        from keras_cgen.decoding import diffusion
+
+        if isinstance(inputs, dict):
+            settings = self.sampling()
+            ids, _ = diffusion.sample(self.model, tf.shape(inputs["known_ids"])[0], seed, steps=settings["steps"],
+                                      allowed=tf.constant(self.allowed), known_ids=inputs["known_ids"],
+                                      known_mask=inputs["known_mask"] > 0.5, noise=inputs["noise"])
+            return {"ids": ids}
         class_ids = tf.maximum(inputs, 0)
         ids, latents = self.sample((True, False, False), {"class_ids": class_ids}, seed, self.sampling(),
                                    with_latents=True)
@@ -205,6 +224,48 @@ class DiffusionLMGenerator(Generator):
     def serving_finish(self, strings, out):
         return blank_unread({"text": self.vocabulary.graph_decode(out["ids"]), "score": out["scores"]},
                             self.serving_prepare(strings) >= 0)
+
+    # ---- ONNX: infilling and unguided sampling (no gradients), the client's noise ---------------
+    def onnx_inputs(self):
+        import tensorflow as tf
+
+        length, steps = self.length, self.sampling()["steps"]
+        return [("known_ids", tf.TensorSpec([None, length], tf.int32), f"int32 [batch, {length}]: the known words' ids"),
+                ("known_mask", tf.TensorSpec([None, length], tf.float32),
+                 f"float32 [batch, {length}]: 1 where the word is known, 0 where the model writes"),
+                ("noise", tf.TensorSpec([steps + 1, None, length, self.model.embedding_dim], tf.float32),
+                 f"float32 [{steps + 1}, batch, {length}, {self.model.embedding_dim}]: standard normal noise, "
+                 "[steps] is x_T (the same noise gives the same text)")]
+
+    def onnx_answer(self, out):
+        return out
+
+    def input_metadata(self):
+        return {"classes": self.classes, "sequence_length": self.length, "steps": self.sampling()["steps"],
+                "embedding_dim": self.model.embedding_dim, "mask_token": MASK}
+
+    @classmethod
+    def client_feed(cls, requests, metadata, vocabulary, seed=0):
+        """Infilling templates ("" = nothing known) -> the ONNX graph's inputs."""
+        length = metadata["sequence_length"]
+        ids, known = np.zeros([len(requests), length], "int32"), np.zeros([len(requests), length], "float32")
+        for i, template in enumerate(requests):
+            if template.strip():
+                row_ids, row_known = template_ids(vocabulary, template, length)
+                ids[i], known[i] = row_ids, row_known
+        noise = np.random.default_rng(seed).standard_normal(
+            (metadata["steps"] + 1, len(requests), length, metadata["embedding_dim"])).astype("float32")
+        return {"known_ids": ids, "known_mask": known, "noise": noise}
+
+    @classmethod
+    def client_answer(cls, outputs, vocabulary, requests=None):
+        return {"text": [vocabulary.decode(row) for row in outputs["ids"]]}
+
+    @classmethod
+    def check_requests(cls, metadata):
+        if "noise" in metadata.get("inputs", {}):  # the ONNX graph: templates
+            return ["python 3 ___ for ___", "___ ___ ___", "", "library for ___ files"]
+        return ["games", "science", " networking ", "", "no such class"]
 
     def cli_lines(self, inputs, options):
         n = options.get("n") or 1
