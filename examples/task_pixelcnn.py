@@ -38,6 +38,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--minutes", type=float, default=28, help="stop after this wall-clock budget")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many epochs of the --epochs schedule (a twin trained exactly as far "
+                             "as a run its time budget stopped)")
     parser.add_argument("--no-jit-compile", action="store_true")
     training.add_arguments(parser)
     args = parser.parse_args()
@@ -60,7 +63,7 @@ def main():
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=not args.no_jit_compile)
     work = training.work_dir("pixelcnn" if conditional else "pixelcnn-unconditional", args.work)
-    minutes = training.fit(model, train, valid, epochs=args.epochs, work=work, patience=6,
+    minutes = training.fit(model, train, valid, epochs=args.stop_after or args.epochs, work=work, patience=6,
                            batch_size=args.batch_size, callbacks=[training.TimeBudget(args.minutes)])
 
     config = zoo.ZooConfig(family="pixelcnn", vocabulary="conditions.json", max_new_tokens=28 * 28,
