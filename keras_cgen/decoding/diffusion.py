@@ -90,7 +90,7 @@ def sample(lm, batch, seed, steps=200, clamp=True, energies=(), fluency=0.01, gu
         known_mask = tf.cast(known_mask, tf.bool)[..., None]
         known = lm.embed(known_ids)
 
-    def keep_known(x, level):
+    def keep_known(x):
         return x if known_ids is None else tf.where(known_mask, known, x)
 
     def guide(x, mean, variance, level):
@@ -111,14 +111,14 @@ def sample(lm, batch, seed, steps=200, clamp=True, energies=(), fluency=0.01, gu
         x0 = predict_x0(lm, x, c["model_time"][k])
         if clamp:
             x0 = nearest_embedding(lm, x0, allowed)
-        x0 = keep_known(x0, k)
+        x0 = keep_known(x0)
         mean = c["coef_x0"][k] * x0 + c["coef_xt"][k] * x
         log_variance = c["log_variance"][k]
         x_prev = mean + tf.cast(k > 0, tf.float32) * tf.exp(0.5 * log_variance) * draw(k)
         if energies:
             x_prev = tf.cond(k >= min_guided_step,
                              lambda: guide(x_prev, mean, tf.exp(log_variance), k - 1), lambda: x_prev)
-        return k - 1, keep_known(x_prev, k - 1)
+        return k - 1, keep_known(x_prev)
 
     x = draw(steps)
     if known_ids is not None:  # the known words start noised to the last step's level

@@ -15,10 +15,11 @@ import numpy as np
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
 from keras_cgen.evaluation.metrics import distinct_n
+from keras_cgen.evaluation.metrics import TextJudge
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import markdown_table
 
-class SentimentJudge:
+class SentimentJudge(TextJudge):
     """Character 1-3-gram TF-IDF + logistic regression (scikit-learn)."""
 
     def __init__(self):
@@ -28,13 +29,6 @@ class SentimentJudge:
 
         self.pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
                                       LogisticRegression(C=4.0, max_iter=2000))
-
-    def fit(self, texts, labels):
-        self.pipeline.fit(texts, labels)
-        return self
-
-    def predict(self, texts):
-        return self.pipeline.predict(texts).tolist()
 
 
 

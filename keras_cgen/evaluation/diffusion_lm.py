@@ -19,6 +19,7 @@ import numpy as np
 
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.metrics import TextJudge
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import markdown_table
 
@@ -26,7 +27,7 @@ FLUENCY_SWEEP = (0.1, 0.01, 0.001)
 LENGTHS = (3, 5, 7, 9)
 
 
-class SectionJudge:
+class SectionJudge(TextJudge):
     """Word 1-2-gram and character 2-5-gram TF-IDF + logistic regression (scikit-learn)."""
 
     def __init__(self):
@@ -39,13 +40,6 @@ class SectionJudge:
             make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
                        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
             LogisticRegression(C=8.0, max_iter=3000))
-
-    def fit(self, texts, labels):
-        self.pipeline.fit(texts, labels)
-        return self
-
-    def predict(self, texts):
-        return self.pipeline.predict(texts).tolist()
 
 
 def held_out(row):
@@ -87,13 +81,14 @@ def distinct_words(texts, n):
 
 def class_control(generator, judge, per_class, seed, fluency=None):
     """Judge agreement per class for guided samples, and the texts."""
-    out, texts = {}, {}
+    out, texts, correct = {}, [], []
     for name in generator.classes:
-        texts[name] = generator.generate(n=per_class, control={"section": name}, seed=seed, fluency=fluency)
-        out[name] = interval((np.asarray(judge.predict(texts[name])) == name).astype(float).tolist())
-    everything = [t for name in generator.classes for t in texts[name]]
-    correct = np.concatenate([np.asarray(judge.predict(texts[name])) == name for name in generator.classes])
-    return {"per_class": out, "overall": interval(correct.astype(float).tolist())}, everything
+        samples = generator.generate(n=per_class, control={"section": name}, seed=seed, fluency=fluency)
+        right = (np.asarray(judge.predict(samples)) == name).astype(float).tolist()
+        out[name] = interval(right)
+        texts += samples
+        correct += right
+    return {"per_class": out, "overall": interval(correct)}, texts
 
 
 def evaluate(name, split="test", limit=None, compare=None, per_class=50, seed=0):

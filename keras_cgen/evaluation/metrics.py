@@ -76,6 +76,18 @@ def score(predictions, references, language, resamples=1000):
     return result
 
 
+class TextJudge:
+    """A scikit-learn text classifier as an independent judge: subclasses set
+    `self.pipeline` (vectoriser + classifier) in `__init__`."""
+
+    def fit(self, texts, labels):
+        self.pipeline.fit(texts, labels)
+        return self
+
+    def predict(self, texts):
+        return self.pipeline.predict(texts).tolist()
+
+
 def distinct_n(texts, n=2):
     """Distinct n-grams (characters) over all n-grams of `texts`: diversity."""
     grams = [text[i: i + n] for text in texts for i in range(len(text) - n + 1)]

@@ -152,8 +152,9 @@ class DiffusionLMGenerator(Generator):
         seed = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
         return self._functions[key]({k: tf.constant(v) for k, v in inputs.items()}, seed).numpy()
 
-    def sample(self, kind, inputs, seed, settings, with_latents=False):
-        """Graph ops: token ids `[B, L]` of one sampler call (and the final latents)."""
+    def sample(self, kind, inputs, seed, settings, with_latents=False, noise=None):
+        """Graph ops: token ids `[B, L]` of one sampler call (and the final
+        latents); `noise` in place of the seeded draws (infilling only)."""
         import tensorflow as tf
 
         from keras_cgen.decoding import diffusion
@@ -161,6 +162,7 @@ class DiffusionLMGenerator(Generator):
         allowed = tf.constant(self.allowed)
         sampler = dict(steps=settings["steps"], allowed=allowed)
         if kind == "infill":
+            sampler["noise"] = noise
             out = diffusion.sample(self.model, tf.shape(inputs["known_ids"])[0], seed, known_ids=inputs["known_ids"],
                                    known_mask=inputs["known_mask"], **sampler)
             return out if with_latents else out[0]
@@ -206,14 +208,9 @@ class DiffusionLMGenerator(Generator):
         ids: no gradient steps, and the client's noise."""
         import tensorflow as tf
 
-        from keras_cgen.decoding import diffusion
-
         if isinstance(inputs, dict):
-            settings = self.sampling()
-            ids, _ = diffusion.sample(self.model, tf.shape(inputs["known_ids"])[0], seed, steps=settings["steps"],
-                                      allowed=tf.constant(self.allowed), known_ids=inputs["known_ids"],
-                                      known_mask=inputs["known_mask"] > 0.5, noise=inputs["noise"])
-            return {"ids": ids}
+            known = {"known_ids": inputs["known_ids"], "known_mask": inputs["known_mask"] > 0.5}
+            return {"ids": self.sample("infill", known, seed, self.sampling(), noise=inputs["noise"])}
         class_ids = tf.maximum(inputs, 0)
         ids, latents = self.sample((True, False, False), {"class_ids": class_ids}, seed, self.sampling(),
                                    with_latents=True)
