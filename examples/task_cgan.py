@@ -12,7 +12,6 @@ same `--work` after a crash and it goes on from the last finished epoch.
 """
 
 import argparse
-import time
 
 import keras
 import tensorflow as tf
@@ -54,14 +53,9 @@ def main():
         gan.compile(keras.optimizers.Adam(args.learning_rate, beta_1=0.5, use_ema=True, ema_momentum=args.ema),
                     keras.optimizers.Adam(args.learning_rate, beta_1=0.5), jit_compile=False)
     work = training.work_dir("cgan", args.work)
-    start = time.time()
-    gan.fit(data, epochs=args.epochs, verbose=2, callbacks=[
-        keras.callbacks.CSVLogger(work / "history.csv", append=(work / "backup").exists()),
-        training.TimeBudget(args.minutes),
-        keras.callbacks.BackupAndRestore(work / "backup"),
-    ])
-    gan.generator_optimizer.finalize_variable_values(gan.generator.trainable_variables)  # the EMA weights
-    minutes = (time.time() - start) / 60
+    minutes = training.fit(gan, data, epochs=args.epochs, work=work, keep="last", minutes=args.minutes,
+                           finish=lambda: gan.generator_optimizer.finalize_variable_values(
+                               gan.generator.trainable_variables))  # the generator's EMA weights
 
     config = zoo.ZooConfig(family="cgan", vocabulary="conditions.json", max_new_tokens=28 * 28,
                            generation={"do_sample": True},

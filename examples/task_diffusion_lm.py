@@ -17,8 +17,6 @@ of 200K: the learning rate peaks at 3e-4 after a 500-step warm-up (the paper:
 """
 
 import argparse
-import json
-import time
 
 import keras
 import numpy as np
@@ -58,25 +56,6 @@ def encode(vocabulary, rows, length):
     ids = np.stack([vocabulary.sequence(row["text"], length) for row in kept])
     classes = np.asarray([list(SECTION_CLASSES).index(row["class"]) for row in kept], "int32")
     return ids, classes, len(kept) / len(rows)
-
-
-def run_stage(model, train, valid, work, epochs, steps, minutes):
-    """`fit` with a CSV log, a time budget and a backup (resumable); a stage
-    that finished once is only reloaded. Returns minutes spent."""
-    finished = work / "finished.json"
-    if finished.exists():
-        model.load_weights(work / "final.weights.h5")
-        return json.loads(finished.read_text())["minutes"]
-    start = time.time()
-    model.fit(train, validation_data=valid, epochs=epochs, steps_per_epoch=steps, verbose=2, callbacks=[
-        keras.callbacks.CSVLogger(work / "history.csv", append=(work / "backup").exists()),
-        training.TimeBudget(minutes),
-        keras.callbacks.BackupAndRestore(work / "backup"),
-    ])  # fit ends by swapping in the optimizer's moving average of the weights (use_ema)
-    minutes = (time.time() - start) / 60
-    model.save_weights(work / "final.weights.h5")
-    finished.write_text(json.dumps({"minutes": minutes}))
-    return minutes
 
 
 def main():
@@ -119,8 +98,9 @@ def main():
              .batch(args.batch_size, drop_remainder=True).prefetch(2))
     valid = tf.data.Dataset.from_tensor_slices(valid_ids).batch(256)
     work = training.work_dir("diffusion-lm", args.work)
-    lm_minutes = run_stage(lm, train, valid, work, -(-args.steps // args.steps_per_epoch), args.steps_per_epoch,
-                           args.minutes)
+    # keep="last": fit ends by swapping in the optimizer's moving average of the weights (use_ema)
+    lm_minutes = training.fit(lm, train, valid, epochs=-(-args.steps // args.steps_per_epoch),
+                              steps_per_epoch=args.steps_per_epoch, work=work, keep="last", minutes=args.minutes)
 
     # ---- stage 2: the guidance classifier on noisy latents of the frozen embeddings -----------
     table = tf.constant(lm.embedding.embeddings.numpy())
@@ -145,8 +125,9 @@ def main():
              .map(noised).batch(args.batch_size, drop_remainder=True).prefetch(2))
     valid_pairs = tf.data.Dataset.from_tensor_slices((valid_ids, valid_classes)).map(noised).batch(256)
     work_classifier = training.work_dir("diffusion-lm-classifier", args.work)
-    classifier_minutes = run_stage(classifier, pairs, valid_pairs, work_classifier,
-                                   -(-args.classifier_steps // 500), 500, args.classifier_minutes)
+    classifier_minutes = training.fit(classifier, pairs, valid_pairs, epochs=-(-args.classifier_steps // 500),
+                                      steps_per_epoch=500, work=work_classifier, keep="last",
+                                      minutes=args.classifier_minutes)
 
     config = zoo.ZooConfig(
         family="diffusion_lm", vocabulary="words.json", max_new_tokens=args.sequence_length,

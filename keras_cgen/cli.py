@@ -122,7 +122,8 @@ def evaluate_command(args):
     report = evaluation.evaluate(args.name, split=args.split, limit=args.limit, compare=compare)
     print(evaluation.summary(report))
     if args.write_card:
-        command = "cgen evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        # $HOME in place of this machine's home: the card's command runs on the reader's machine
+        command = "cgen evaluate " + " ".join(shlex.quote(a).replace(str(Path.home()), "$HOME") for a in sys.argv[2:])
         evaluation.write_card(report, directory, command)
         print(f"wrote {directory / 'MODEL_CARD.md'}")
     return 0

@@ -146,24 +146,35 @@ def target_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
 
-def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=None, patience=3, verbose=2,
-        callbacks=(), shuffle=True):
-    """`model.fit` with the best-valid-loss checkpoint, early stopping, a CSV
-    log and a backup of the training state after every epoch in `work` (plus
-    `callbacks`; `shuffle` applies to arrays); returns with the best weights loaded. Returns minutes spent.
+def fit(model, train, valid=None, *, epochs, work, batch_size=None, steps_per_epoch=None, patience=3, verbose=2,
+        callbacks=(), shuffle=True, keep="best", minutes=None, finish=None):
+    """`model.fit` with a CSV log and a backup of the training state after
+    every epoch in `work` (plus `callbacks`; `shuffle` applies to arrays).
+    Returns the minutes spent.
+
+    `keep="best"`: the best-valid-loss checkpoint and early stopping; returns
+    with the best weights loaded. `keep="last"`: the weights fit ends with
+    (an optimizer with `use_ema` has swapped in its moving average by then),
+    for models without a validation loss or trained by moving average.
+    `minutes`: a wall-clock budget (`TimeBudget`). `finish()` runs after
+    fit, before the weights are kept (e.g. to swap in a second optimizer's
+    moving average).
 
     Resumable: called again with the same `work` after the process was killed,
     it restores the last epoch's weights and optimizer state and goes on; a
-    `work` whose training finished is not trained again. Under
-    MultiWorkerMirroredStrategy every worker passes the same (shared) `work`:
-    the chief writes there, the others keep their own copies in a temporary
-    folder, and tf.data datasets are sharded by element."""
+    `work` whose training finished is not trained again (its kept weights are
+    loaded). Under MultiWorkerMirroredStrategy every worker passes the same
+    (shared) `work`: the chief writes there, the others keep their own copies
+    in a temporary folder, and tf.data datasets are sharded by element."""
+    if keep not in ("best", "last"):
+        raise ValueError(f'`keep` must be "best" or "last", got {keep!r}.')
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     finished = work / "finished.json"
+    kept = f"{keep}.weights.h5" if keep == "best" else "final.weights.h5"
     if finished.exists():
-        model.load_weights(work / "best.weights.h5")
-        print(f"{work}: training finished earlier; its best weights are loaded")
+        model.load_weights(work / kept)
+        print(f"{work}: training finished earlier; its {keep} weights are loaded")
         return json.loads(finished.read_text())["minutes"]
     own = work if is_chief() else Path(tempfile.mkdtemp(prefix="cgen-worker-"))
     backup = work / "backup" / "training_metadata.json"
@@ -177,13 +188,16 @@ def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=N
                 writer = csv.DictWriter(log, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)
-        best_so_far = min((float(row["val_loss"]) for row in rows), default=None)
+        if keep == "best":
+            best_so_far = min((float(row["val_loss"]) for row in rows), default=None)
         resumed = bool(rows)
+    best = [keras.callbacks.ModelCheckpoint(own / kept, save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_so_far),
+            keras.callbacks.EarlyStopping(patience=patience)] if keep == "best" else []
     callbacks = [
-        keras.callbacks.ModelCheckpoint(own / "best.weights.h5", save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(patience=patience),
+        *best,
         keras.callbacks.CSVLogger(own / "history.csv", append=resumed),
+        *([TimeBudget(minutes)] if minutes else []),
         *callbacks,
         # Last: once the backup says an epoch is done, its log row and checkpoint are on disk.
         _ChiefBackupAndRestore(work / "backup", double_checkpoint=True),
@@ -202,7 +216,12 @@ def fit(model, train, valid, *, epochs, work, batch_size=None, steps_per_epoch=N
     else:
         model.fit(train, validation_data=valid, epochs=epochs, validation_batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=verbose, shuffle=False)  # a dataset shuffles itself
-    model.load_weights(own / "best.weights.h5")
+    if finish is not None:
+        finish()
+    if keep == "best":
+        model.load_weights(own / kept)
+    else:
+        model.save_weights(own / kept)
     minutes = (time.time() - start) / 60
     if is_chief():
         finished.write_text(json.dumps({"minutes": minutes}))

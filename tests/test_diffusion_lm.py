@@ -33,11 +33,12 @@ def trained():
     rng = np.random.default_rng(0)
     ids, classes = toy_sequences(2048, rng)
     lm = DiffusionLM(build_diffusion_denoiser(LENGTH, DIM, 32, 1, 2, dropout=0.0), VOCAB, seed=0)
-    lm.compile(keras.optimizers.Adam(3e-3), jit_compile=False)
+    lm.compile(keras.optimizers.Adam(3e-3), jit_compile=False, steps_per_execution=32)
     lm.fit(ids, batch_size=64, epochs=12, verbose=0)
     classifier = build_latent_classifier(2, LENGTH, DIM, width=16, num_layers=1, num_heads=2, num_steps=20,
                                          dropout=0.0)
-    classifier.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       steps_per_execution=32)
     table = lm.embedding.embeddings.numpy()
     steps = rng.integers(0, 21, len(ids))
     alpha_bar = np.append(respaced_schedule(20)["alpha_bar"], 1.0)[steps][:, None, None]

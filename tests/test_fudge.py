@@ -46,3 +46,23 @@ def test_engine_samples_more_of_what_the_classifier_wants():
 
     plain, steered = share_of_twos(()), share_of_twos((FudgeProcessor(classifier, class_id=1, top_k=3),))
     assert steered > plain + 0.3
+
+
+def test_prefix_classifier_folder_round_trip(tmp_path):
+    from keras_cgen import training
+    from keras_cgen import zoo
+    from keras_cgen.decoding.fudge import load_prefix_classifier
+
+    keras.utils.set_random_seed(0)
+    builder = {"vocabulary_size": 12, "num_classes": 3, "embedding_dim": 4, "units": 8}
+    classifier = build_prefix_classifier(**builder)
+    training.write_zoo_folder(tmp_path / "fudge", {
+        "prefix_classifier.json": {"builder": builder, "labels": ["a", "b", "c"]},
+        "prefix_classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
+    loaded, labels = load_prefix_classifier(tmp_path / "fudge")
+    ids = np.arange(10, dtype="int32").reshape(2, 5)
+    assert labels == ["a", "b", "c"]
+    np.testing.assert_allclose(loaded(ids), classifier(ids), atol=2e-3)  # fp16 weights
+    (tmp_path / "fudge" / "prefix_classifier.json").write_text("{}")
+    with pytest.raises(ValueError, match="Checksum mismatch"):
+        load_prefix_classifier(tmp_path / "fudge")

@@ -82,10 +82,12 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_device():
     assert "default 1" in result.stdout and "mirrored 2" in result.stdout and "ok" in result.stdout
 
 
-def test_fit_resumes_from_its_work_folder_after_a_crash(tmp_path):
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_fit_resumes_from_its_work_folder_after_a_crash(tmp_path, keep):
     """A run that dies mid-epoch 2 and is started again with the same `work`
     ends with the uninterrupted run's weights and one log row per epoch; a
-    finished `work` is not trained again."""
+    finished `work` is not trained again. `keep="last"` with an EMA optimizer
+    keeps the moving average fit ends with."""
     rng = np.random.default_rng(0)
     data = (rng.integers(1, 30, (16, 6)), rng.integers(1, 30, (16, 6)), np.ones((16, 6), "float32"))
 
@@ -93,9 +95,15 @@ def test_fit_resumes_from_its_work_folder_after_a_crash(tmp_path):
         keras.utils.set_random_seed(0)
         ids = keras.Input((6,), dtype="int32")
         model = keras.Model(ids, keras.layers.Dense(30)(keras.layers.Embedding(30, 8)(ids)))
-        model.compile(keras.optimizers.Adam(0.01), training.target_loss(), jit_compile=False)
+        model.compile(keras.optimizers.Adam(0.01, use_ema=keep == "last", ema_momentum=0.5), training.target_loss(),
+                      jit_compile=False)
         training.fit(model, data, data, epochs=4, batch_size=8, work=work, patience=4, verbose=0, shuffle=False,
-                     callbacks=callbacks)
+                     callbacks=callbacks, keep=keep)
+        if keep == "last" and model.optimizer.built:  # fit ends with the moving average, and keeps it
+            average = [np.asarray(v) for v in model.optimizer._model_variables_moving_average]
+            assert len(average) == len(model.trainable_weights)
+            for a, b in zip(average, model.trainable_weights):
+                np.testing.assert_array_equal(a, np.asarray(b))
         return model.get_weights()
 
     class Killed(Exception):

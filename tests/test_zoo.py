@@ -27,10 +27,11 @@ def test_list_load_and_generate(zoo_env, loaded, name):
     assert len(titles) == 2 and all(isinstance(t, str) for t in titles) and all(np.isfinite(scores))
     assert generator.generate(texts[0]) == titles[0]
     assert generator.generate([]) == []
-    # Beam search never returns a worse sequence score than greedy under length_penalty=0.
-    _, greedy = generator.generate(texts, num_beams=1, return_scores=True, length_penalty=0.0)
-    _, beam = generator.generate(texts, num_beams=4, return_scores=True, length_penalty=0.0)
-    assert np.all(np.asarray(beam) >= np.asarray(greedy) - 1e-4)
+    if name.endswith("unilm"):  # a property of the engine's search, checked on one model (two compiles each)
+        # Beam search never returns a worse sequence score than greedy under length_penalty=0.
+        _, greedy = generator.generate(texts, num_beams=1, return_scores=True, length_penalty=0.0)
+        _, beam = generator.generate(texts, num_beams=4, return_scores=True, length_penalty=0.0)
+        assert np.all(np.asarray(beam) >= np.asarray(greedy) - 1e-4)
     # Padding the source to the length bucket changes no title and no score.
     exact = zoo.load(name)
     exact.length_bucket = 1

@@ -67,3 +67,20 @@ class FudgeProcessor:
         chosen = ops.one_hot(candidates, vocabulary, dtype=logits.dtype)  # [N, k, V]
         rescored = ops.sum(chosen * scores[:, :, None], axis=1)
         return ops.where(ops.sum(chosen, axis=1) > 0, rescored, NEG_INF)
+
+
+def load_prefix_classifier(directory):
+    """`(classifier, labels)` from a folder written by `examples/task_fudge.py`
+    (`prefix_classifier.json` + fp16 safetensors, checked against its manifest)."""
+    import json
+    from pathlib import Path
+
+    from keras_cgen.zoo.store import load_weights
+    from keras_cgen.zoo.store import verify
+
+    directory = Path(directory)
+    verify(directory)
+    spec = json.loads((directory / "prefix_classifier.json").read_text())
+    classifier = build_prefix_classifier(**spec["builder"])
+    load_weights(classifier, directory / "prefix_classifier.safetensors")
+    return classifier, spec["labels"]

@@ -75,6 +75,11 @@ class DiffusionLMGenerator(Generator):
             raise ValueError(f"`steps` must be an int in 2..2000, got {settings['steps']!r}.")
         if not isinstance(settings["fluency"], (int, float)) or settings["fluency"] < 0:
             raise ValueError(f"`fluency` must be a number >= 0, got {settings['fluency']!r}.")
+        value = settings["guidance_steps"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`guidance_steps` must be an int >= 1, got {value!r}.")
+        if not isinstance(settings["learning_rate"], (int, float)) or not settings["learning_rate"] > 0:
+            raise ValueError(f"`learning_rate` must be a number > 0, got {settings['learning_rate']!r}.")
         return settings
 
     # ---- the controls, as arrays of one batch -----------------------------------------
@@ -100,17 +105,21 @@ class DiffusionLMGenerator(Generator):
         return self.vocabulary.index[words[0]]
 
     # ---- Python ------------------------------------------------------------------------
-    def generate(self, n=1, control=None, length=None, content=None, seed=None, steps=None, fluency=None):
+    def generate(self, n=1, control=None, length=None, content=None, seed=None, steps=None, fluency=None,
+                 guidance_steps=None, learning_rate=None):
         """`n` texts. `control={"section": name}` steers towards a class with
         the guidance classifier, `length` fixes the number of words, `content`
         requires a word; any of them together. `seed` gives the same texts;
-        `steps` (default 200) and `fluency` (lambda, the weight that keeps
-        guided latents near the model's proposal) are the sampler's."""
+        `steps` (default 200), `fluency` (lambda, the weight that keeps
+        guided latents near the model's proposal), `guidance_steps` and
+        `learning_rate` (the Adagrad steps on the latents after each
+        denoising step, default 3 at 0.1) are the sampler's."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"`n` must be an int >= 1, got {n!r}.")
         if control is not None and (not isinstance(control, dict) or set(control) != {"section"}):
             raise ValueError(f"`control` must be a dict {{'section': name}}, got {control!r}.")
-        settings = self.sampling(steps=steps, fluency=fluency)
+        settings = self.sampling(steps=steps, fluency=fluency, guidance_steps=guidance_steps,
+                                 learning_rate=learning_rate)
         inputs = {"class_ids": np.full([n], self.class_id(control["section"]) if control else -1, "int32"),
                   "lengths": np.full([n], self.check_length(length) if length is not None else -1, "int32"),
                   "word_ids": np.full([n], self.word_id(content) if content is not None else -1, "int32")}
