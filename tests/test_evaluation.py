@@ -47,3 +47,13 @@ def test_lead_baseline():
 def test_mismatched_lengths_are_an_error():
     with pytest.raises(ValueError, match="as many predictions as references"):
         evaluation.score(["a"], ["a", "b"], "en")
+
+
+def test_title_form_counts_repeats_and_keeps_case():
+    titles = ["qt qt qt model support library", "Qt model support library", "Qt model - model support"]
+    form = autotitle.title_form(titles, ["Qt model support library"] * 3, "en", resamples=10)
+    assert form["repeated_bigram"].mean == pytest.approx(1 / 3)  # "qt qt" twice; "model support" once each
+    cased = autotitle.title_form(["qt model support library"], ["Qt model support library"], "en", resamples=10)
+    assert cased["rougeL_cased"].mean == pytest.approx(2 * 3 / 8)  # "qt" != "Qt"
+    assert evaluation.score(["qt model support library"], ["Qt model support library"], "en")["rougeL"].mean == 1.0
+    assert "rougeL_cased" not in autotitle.title_form(["命令行"], ["命令行"], "zh_CN", resamples=10)

@@ -3,6 +3,7 @@ card: ROUGE-1/2/L and BLEU of beam 4 and greedy titles with bootstrap
 intervals, against the lead baseline (the body's first words), with a paired
 bootstrap of the ROUGE-L difference; optional other models on the same pairs."""
 
+import re
 import time
 import warnings
 from pathlib import Path
@@ -70,6 +71,8 @@ def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, 
     systems, outputs, seconds = {}, {}, {}
     runs = [("beam 4", generator, {"num_beams": 4}), ("greedy", generator, {"num_beams": 1})]
     runs += [(f"{label} (beam 4)", zoo.load(folder), {"num_beams": 4}) for label, folder in (compare or {}).items()]
+    if "no_repeat_ngram_size" in generator.config.generation or getattr(generator.vocabulary, "lowercase", False):
+        runs.insert(1, (BEFORE, generator, {"num_beams": 4, "no_repeat_ngram_size": 0, "spelling": False}))
     for label, model, settings in runs:
         start = time.time()
         outputs[label] = generate_all(model, bodies, **settings)
@@ -79,15 +82,65 @@ def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, 
     lead_label = f"lead baseline (first {cut} {unit})"
     leads = [lead(b, cut, language) for b in bodies]
     systems[lead_label] = score(leads, references, language, resamples)
+    outputs[lead_label] = leads
+    for label, titles in outputs.items():
+        systems[label].update(title_form(titles, references, language, resamples))
     # Paired bootstrap of the per-example ROUGE-L difference: does beam 4 beat the lead?
     difference = np.subtract(rouge_l(outputs["beam 4"], references, language), rouge_l(leads, references, language))
     beats_lead = Score(*interval(difference, resamples))
     picks = np.random.default_rng(seed + 1).choice(len(pairs), min(6, len(pairs)), replace=False)
     samples = [{"package": pairs[i]["package"], "body": pairs[i]["body"], "reference": references[i],
                 "beam 4": outputs["beam 4"][i], "greedy": outputs["greedy"][i]} for i in picks]
+    choice = None
+    if "no_repeat_ngram_size" in generator.config.generation and "valid" in splits:
+        choice = choose_no_repeat(generator, splits["valid"], seed=seed)
     return {"name": generator.directory.name, "language": language, "split": split, "examples": len(pairs),
+            "no_repeat_choice": choice,
             "split_sizes": {k: len(v) for k, v in splits.items()}, "systems": systems, "seconds": seconds,
             "lead_label": lead_label, "beats_lead": beats_lead, "samples": samples}
+
+
+BEFORE = "beam 4, as decoded (lower-case pieces, repeats allowed)"
+
+
+class CasedTokenizer:
+    """rouge-score's tokenizer without its lower-casing: runs of letters and digits."""
+
+    def tokenize(self, text):
+        return re.findall(r"[^\W_]+", text)
+
+
+def repeats_a_bigram(title):
+    words = title.lower().split()
+    bigrams = list(zip(words, words[1:]))
+    return len(set(bigrams)) < len(bigrams)
+
+
+def title_form(titles, references, language, resamples=1000):
+    """What a user pasting the titles sees: the share with a repeated word
+    bigram and, for cased languages, ROUGE-L with case kept."""
+    from rouge_score import rouge_scorer
+
+    out = {"repeated_bigram": Score(*interval([float(repeats_a_bigram(t)) for t in titles], resamples))}
+    if not is_chinese(language):
+        scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=CasedTokenizer())
+        out["rougeL_cased"] = Score(*interval([scorer.score(r, t)["rougeL"].fmeasure
+                                                for t, r in zip(titles, references)], resamples))
+    return out
+
+
+def choose_no_repeat(generator, pairs, sizes=(0, 2, 3), limit=500, seed=0):
+    """ROUGE-L and the repeated-bigram share of beam 4 on a seeded sample of
+    valid pairs for each `no_repeat_ngram_size`: the evidence for the default."""
+    pairs = [pairs[i] for i in sorted(np.random.default_rng(seed).choice(len(pairs), min(limit, len(pairs)),
+                                                                        replace=False))]
+    bodies, references = [p["body"] for p in pairs], [p["title"] for p in pairs]
+    out = {}
+    for size in sizes:
+        titles = generate_all(generator, bodies, num_beams=4, no_repeat_ngram_size=size)
+        out[str(size)] = {"rougeL": score(titles, references, generator.config.language)["rougeL"],
+                          **title_form(titles, references, generator.config.language)}
+    return {"pairs": len(pairs), "sizes": out}
 
 
 def summary(report):
@@ -96,10 +149,31 @@ def summary(report):
 
 
 def results_table(report):
-    header = "| system | ROUGE-1 | ROUGE-2 | ROUGE-L | BLEU |\n|---|---|---|---|---|\n"
+    cased = all("rougeL_cased" in s for s in report["systems"].values())
+    header = ("| system | ROUGE-1 | ROUGE-2 | ROUGE-L | BLEU |" + (" ROUGE-L (cased) |" if cased else "")
+              + " titles repeating a bigram, % |\n|---|---|---|---|---|" + ("---|" if cased else "") + "---|\n")
     return header + "".join(
-        f"| {label} | {s['rouge1']} | {s['rouge2']} | {s['rougeL']} | {s['bleu']} |\n"
+        f"| {label} | {s['rouge1']} | {s['rouge2']} | {s['rougeL']} | {s['bleu']} |"
+        + (f" {s['rougeL_cased']} |" if cased else "") + f" {s.get('repeated_bigram', 'n/a')} |\n"
         for label, s in report["systems"].items())
+
+
+def title_form_text(report):
+    """The card's paragraph on spelling and repeats (title models that restore spelling or stop repeats)."""
+    if BEFORE not in report["systems"]:
+        return ""
+    text = (f"\n\"{BEFORE}\" is the same beam search before the two fixes that make titles pasteable: "
+            "`restore_spelling` (the words copied from the body in the body's own spelling and case, "
+            "\"libmalcontent-ui\", \"GObject\") and the default `no_repeat_ngram_size`. ROUGE-L (cased) keeps "
+            "case; the other columns lower-case.\n")
+    choice = report.get("no_repeat_choice")
+    if choice:
+        rows = "".join(f"| {size} | {v['rougeL']} | {v.get('rougeL_cased', 'n/a')} | {v['repeated_bigram']} |\n"
+                       for size, v in choice["sizes"].items())
+        text += (f"\n`no_repeat_ngram_size` (0: off) on {choice['pairs']} seeded valid pairs, beam 4; the config's "
+                 f"default is the one chosen here:\n\n| no_repeat_ngram_size | ROUGE-L | ROUGE-L (cased) | "
+                 f"titles repeating a bigram, % |\n|---|---|---|---|\n{rows}")
+    return text
 
 
 DESCRIPTIONS = {
@@ -228,7 +302,7 @@ fp16 safetensors ({weights_mb:.1f} MB), run in float32.
 resamples), BLEU x 100 (sacrebleu, {"zh" if is_chinese(config.language) else "13a"} tokenizer,
 lower-cased). {"ROUGE per character." if is_chinese(config.language) else "ROUGE with rouge-score's tokenizer."}
 
-{results_table(report)}
+{results_table(report)}{title_form_text(report)}
 ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
 bootstrap of the per-example difference: {report['beats_lead']} ({"beats the lead: the interval is above 0"
 if report['beats_lead'].low > 0 else "does NOT beat the lead: the interval reaches 0 or below"}).

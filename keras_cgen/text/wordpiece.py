@@ -140,6 +140,7 @@ class WordPieceVocabulary:
     def __init__(self, path, keep_tokens=None, lowercase=None):
         self.tokenizer = load_bert_tokenizer(path, keep_tokens=keep_tokens, lowercase=lowercase)
         self.tokens = self.tokenizer.get_vocabulary()
+        self.lowercase = bool(self.tokenizer.lowercase)  # titles then get the source's spelling back
         self.pad_id = self.tokenizer.pad_token_id
         self.start_id = self.tokenizer.cls_token_id
         self.end_id = self.tokenizer.sep_token_id

@@ -10,6 +10,8 @@ SavedModel graph (`serving_prepare`) and on an ONNX client (`client_feed`).
 import warnings
 
 from keras_cgen.text import pad_rows
+from keras_cgen.text.source_spelling import graph_restore_spelling
+from keras_cgen.text.source_spelling import restore_spelling
 from keras_cgen.text import truncate
 from keras_cgen.zoo.generator import Generator
 
@@ -44,13 +46,16 @@ class TitleGenerator(Generator):
             warnings.warn(f"texts[{index}] has {len(ids)} {self.vocabulary.unit}; only {kept} are used.", stacklevel=4)
         return truncate(ids, limit, tail)
 
-    def generate(self, texts, num_beams=None, max_new_tokens=None, return_scores=False, **kwargs):
+    def generate(self, texts, num_beams=None, max_new_tokens=None, return_scores=False, spelling=True, **kwargs):
         """Titles for `texts` (a string or a list of strings).
 
         Keyword arguments are those of `keras_cgen.decoding.generate`
-        (`num_beams`, `length_penalty`, `do_sample`, `top_p`, `seed`, ...);
-        the model's `config.generation` gives the defaults (beam 4 for the zoo's).
-        With `return_scores`, also the sequence scores (log-probabilities).
+        (`num_beams`, `length_penalty`, `do_sample`, `top_p`, `seed`,
+        `no_repeat_ngram_size`, ...); the model's `config.generation` gives
+        the defaults (beam 4 for the zoo's). With `return_scores`, also the
+        sequence scores (log-probabilities). A lower-casing vocabulary's titles
+        get the source's spelling of the words they copy (`restore_spelling`)
+        unless `spelling=False`.
         """
         texts, single = self.text_list(texts, "texts")
         if not texts:
@@ -58,10 +63,30 @@ class TitleGenerator(Generator):
         rows = [self.source_ids(text, i) for i, text in enumerate(texts)]
         out = self.decode(rows, **self.settings(num_beams=num_beams, max_new_tokens=max_new_tokens, **kwargs))
         titles = [self.vocabulary.decode(row[0]) for row in out.sequences.numpy()]
+        if spelling:
+            titles = [self.spell(self.vocabulary, title, text) for title, text in zip(titles, texts)]
         scores = out.scores.numpy()[:, 0].tolist()
         if single:
             titles, scores = titles[0], scores[0]
         return (titles, scores) if return_scores else titles
+
+    @staticmethod
+    def spell(vocabulary, title, source):
+        """A lower-casing vocabulary's title gets the source's spelling of the
+        words it copied (`restore_spelling`); others are kept as written."""
+        return restore_spelling(title, source) if getattr(vocabulary, "lowercase", False) else title
+
+    def serving_finish(self, strings, out):
+        finished = super().serving_finish(strings, out)
+        if getattr(self.vocabulary, "lowercase", False):
+            finished["text"] = graph_restore_spelling(finished["text"], strings)
+        return finished
+
+    @classmethod
+    def client_answer(cls, outputs, vocabulary, requests=None):
+        answer = super().client_answer(outputs, vocabulary, requests)
+        answer["text"] = [cls.spell(vocabulary, title, source) for title, source in zip(answer["text"], requests)]
+        return answer
 
     # Tokens a title model adds around the source (UniLM: [CLS] and [SEP]).
     added_tokens = 0
