@@ -121,18 +121,24 @@ def compared_models(compare):
             for key, folder in compare.items()}
 
 
+def no_unknown(lm):
+    """The AR LMs never write [UNK], like the Diffusion-LM (whose sampler forbids it)."""
+    return {"bad_words_ids": [[lm.vocabulary.unk_id]]}
+
+
 def ar_samplers(models, per_class, seed):
-    """{row name: sample(class name)} of the autoregressive baselines in `models`."""
+    """{row name: sample(class name)} of the autoregressive baselines in `models`
+    (each LM's own sampling settings: top-p 0.9)."""
     from keras_cgen.decoding.fudge import FudgeProcessor
 
     samplers = {}
     if "ft_sample" in models:
         ft = models["ft_sample"]
-        samplers["FT-sample"] = lambda name: ft.generate(name, n=per_class, seed=seed)
+        samplers["FT-sample"] = lambda name: ft.generate(name, n=per_class, seed=seed, **no_unknown(ft))
     if "fudge" in models:
         lm, (classifier, labels) = models["unconditional"], models["fudge"]
         samplers["FUDGE"] = lambda name: lm.generate(
-            lm.labels[0], n=per_class, seed=seed,
+            lm.labels[0], n=per_class, seed=seed, **no_unknown(lm),
             logits_processors=(FudgeProcessor(classifier, labels.index(name), top_k=20),))
     return samplers
 
@@ -233,9 +239,9 @@ def speed(generator, batch, lm=None, runs=3):
         out[f"{kind}_samples_per_s"] = batch / median_seconds(
             lambda seed: generator.generate(n=batch, control=control, seed=seed))
     if lm is not None:
-        texts = lm.generate(lm.labels[0], n=batch, seed=0)
+        texts = lm.generate(lm.labels[0], n=batch, seed=0, **no_unknown(lm))
         tokens = sum(len(lm.vocabulary.tokenize(t)) + 1 for t in texts)  # words and [END]
-        seconds = median_seconds(lambda seed: lm.generate(lm.labels[0], n=batch, seed=seed))
+        seconds = median_seconds(lambda seed: lm.generate(lm.labels[0], n=batch, seed=seed, **no_unknown(lm)))
         out["ar_samples_per_s"], out["ar_tokens_per_s"] = batch / seconds, tokens / seconds
     return out
 
@@ -243,7 +249,7 @@ def speed(generator, batch, lm=None, runs=3):
 def continue_left(lm, words, count):
     """`count` more words after `words`, the AR LM's greedy choice (no [END] before)."""
     prompt = np.asarray([[lm.vocabulary.start_id, *lm.vocabulary.encode(" ".join(words)).tolist()]], "int32")
-    settings = lm.settings(max_new_tokens=count, min_new_tokens=count, do_sample=False, num_beams=1)
+    settings = lm.settings(max_new_tokens=count, min_new_tokens=count, do_sample=False, num_beams=1, **no_unknown(lm))
     settings.pop("top_p", None)
     ids = np.asarray(lm.decoder.generate({"token_ids": prompt}, **settings).sequences)[0, 0]
     return lm.vocabulary.tokenize(lm.vocabulary.decode(ids))
