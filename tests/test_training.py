@@ -48,6 +48,9 @@ def test_unilm_training_step_learns_only_the_title(rng):
     assert model.evaluate(x, labels, sample_weight=weights, verbose=0) < 0.2 * before
 
 
+# In `make test-slow` (~30 s): test_multiworker.py (in `make test`) checks the same equality for two
+# processes under MultiWorkerMirroredStrategy, whose all-reduce this one-process variant shares.
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus_equals_one_device():
     script = textwrap.dedent("""
         import numpy as np, tensorflow as tf, keras

@@ -347,7 +347,8 @@ def plot_sweep(report, png):
                 ax.annotate(settings_text({k: w for k, w in v["settings"].items() if k != "fluency"}), (xi, yi),
                             fontsize=7, xytext=(4, 0), textcoords="offset points")
     for label, v in report["baselines"].items():
-        ax.axhline(100 * v["overall"][0], linestyle="--", linewidth=1, label=label, color="grey" if label == "FUDGE" else "k")
+        ax.axhline(100 * v["overall"][0], linestyle="--", linewidth=1, label=label,
+                   color="grey" if label == "FUDGE" else "k")
     ax.axhline(100 / len(report["unguided"]["per_class"]), linestyle=":", color="r", label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("lambda (fluency weight)")
