@@ -171,7 +171,7 @@ def fit(model, train, valid=None, *, epochs, work, batch_size=None, steps_per_ep
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     finished = work / "finished.json"
-    kept = f"{keep}.weights.h5" if keep == "best" else "final.weights.h5"
+    kept = "best.weights.h5" if keep == "best" else "final.weights.h5"
     if finished.exists():
         model.load_weights(work / kept)
         print(f"{work}: training finished earlier; its {keep} weights are loaded")

@@ -71,7 +71,7 @@ def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, 
     systems, outputs, seconds = {}, {}, {}
     runs = [("beam 4", generator, {"num_beams": 4}), ("greedy", generator, {"num_beams": 1})]
     runs += [(f"{label} (beam 4)", zoo.load(folder), {"num_beams": 4}) for label, folder in (compare or {}).items()]
-    if "no_repeat_ngram_size" in generator.config.generation or getattr(generator.vocabulary, "lowercase", False):
+    if "no_repeat_ngram_size" in generator.config.generation or generator.respells(generator.vocabulary):
         runs.insert(1, (BEFORE, generator, {"num_beams": 4, "no_repeat_ngram_size": 0, "spelling": False}))
     for label, model, settings in runs:
         start = time.time()

@@ -71,14 +71,19 @@ class TitleGenerator(Generator):
         return (titles, scores) if return_scores else titles
 
     @staticmethod
-    def spell(vocabulary, title, source):
+    def respells(vocabulary):
+        """Whether titles of this vocabulary get the source's spelling back: it lower-cases (WordPiece, uncased)."""
+        return getattr(vocabulary, "lowercase", False)
+
+    @classmethod
+    def spell(cls, vocabulary, title, source):
         """A lower-casing vocabulary's title gets the source's spelling of the
         words it copied (`restore_spelling`); others are kept as written."""
-        return restore_spelling(title, source) if getattr(vocabulary, "lowercase", False) else title
+        return restore_spelling(title, source) if cls.respells(vocabulary) else title
 
     def serving_finish(self, strings, out):
         finished = super().serving_finish(strings, out)
-        if getattr(self.vocabulary, "lowercase", False):
+        if self.respells(self.vocabulary):
             finished["text"] = graph_restore_spelling(finished["text"], strings)
         return finished
 
