@@ -1,8 +1,9 @@
 """The real zoo models give the outputs recorded before the family-contract
 refactor (titles and scores, seeded samples, captions and scores).
 
-`python tests/test_zoo_outputs.py --record` rewrites the record; do that only
-when a model's weights or decoding are meant to change, and say why in the commit.
+`python tests/test_zoo_outputs.py --record [NAME...]` rewrites the record (of
+those models); do that only when a model's weights or decoding are meant to
+change, and say why in the commit.
 """
 
 import json
@@ -68,9 +69,9 @@ def test_zoo_model_outputs_unchanged(name):
             assert actual[key] == value, f"{name} {key}"
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
-    import keras_cgen
-
-    RECORD.write_text(json.dumps({name: outputs(name) for name in keras_cgen.zoo.list()}, ensure_ascii=False,
-                                 indent=1) + "\n", encoding="utf-8")
+if __name__ == "__main__" and sys.argv[1:2] == ["--record"]:
+    # `--record` rewrites every recorded model; `--record NAME...` only those
+    record = recorded()
+    record.update({name: outputs(name) for name in sys.argv[2:] or sorted(record)})
+    RECORD.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(RECORD.read_text(encoding="utf-8"))
