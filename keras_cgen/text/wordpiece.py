@@ -8,7 +8,8 @@ import keras_hub
 import numpy as np
 
 # Where each checkpoint format keeps its vocabulary, relative to its directory.
-VOCABULARY_FILES = ("vocab.txt", "assets/tokenizer/vocabulary.txt")
+# A Hugging Face `tokenizer.json` (a WordPiece model's vocab) serves where there is no vocab.txt.
+VOCABULARY_FILES = ("vocab.txt", "assets/tokenizer/vocabulary.txt", "tokenizer.json")
 
 
 def find_vocabulary(path):
@@ -25,7 +26,17 @@ def find_vocabulary(path):
 
 
 def read_vocabulary(path):
-    with open(find_vocabulary(path), encoding="utf-8") as f:
+    """The token list (id order) of a vocab.txt, or of a `tokenizer.json`'s WordPiece model."""
+    path = find_vocabulary(path)
+    if path.suffix == ".json":
+        model = json.loads(path.read_text(encoding="utf-8")).get("model", {})
+        if model.get("type") != "WordPiece":
+            raise ValueError(f"'{path}' is not a WordPiece tokenizer (model type {model.get('type')!r}).")
+        tokens = sorted(model["vocab"], key=model["vocab"].get)
+        if [model["vocab"][t] for t in tokens] != list(range(len(tokens))):
+            raise ValueError(f"'{path}': the WordPiece ids are not 0..{len(tokens) - 1}.")
+        return tokens
+    with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f]
 
 
