@@ -51,14 +51,14 @@ def main():
         for label, reviews in zip(generator.labels, generator.generate(generator.labels, n=3, seed=0)):
             print(f"sentiment-clm-zh [{label}] " + " / ".join(reviews))
         print()
-    if "caption-cln-zh" in available:
-        from keras_cgen.data.emoji import load_emoji
+    for name, language in (("caption-cln-zh", "zh"), ("caption-cln-en", "en")):
+        if name in available:
+            from keras_cgen.data.emoji import load_emoji
 
-        rows = load_emoji()["test"][::40][:5]
-        captions = keras_cgen.zoo.load("caption-cln-zh").generate([r["image"] for r in rows], num_beams=4)
-        for row, caption in zip(rows, captions):
-            print(f"caption-cln-zh {row['hexcode']:>12s}: reference {row['zh']!r:14s} generated {caption!r}")
-
+            captioner = keras_cgen.zoo.load(name)
+            rows = load_emoji(size=captioner.image_size)["test"][::40][:5]
+            for row, caption in zip(rows, captioner.generate([r["image"] for r in rows], num_beams=4)):
+                print(f"{name} {row['hexcode']:>12s}: reference {row[language]!r:26s} generated {caption!r}")
 
 if __name__ == "__main__":
     main()

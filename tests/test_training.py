@@ -13,7 +13,6 @@ import pytest
 
 from keras_cgen import training
 from keras_cgen.models import BertConfig
-from keras_cgen.models import build_lstm_seq2seq
 from keras_cgen.models import build_transformer
 
 

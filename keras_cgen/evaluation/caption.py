@@ -143,7 +143,8 @@ def write_card(report, directory, command):
     fmt = lambda s: f"{100 * s['mean']:.1f} [{100 * s['low']:.1f}, {100 * s['high']:.1f}]"  # noqa: E731
     pct = lambda s: f"{100 * s[0]:.1f} [{100 * s[1]:.1f}, {100 * s[2]:.1f}]"  # noqa: E731
     systems = report["systems"]
-    table = markdown_table(["system", "BLEU-1", "BLEU-4", "ROUGE-L (chars)", "exact match (%)"],
+    table = markdown_table(["system", "BLEU-1", "BLEU-4", "ROUGE-L (chars)" if config.language == "zh" else "ROUGE-L",
+                            "exact match (%)"],
                            [[label, fmt(s["bleu1"]), fmt(s["bleu"]), fmt(s["rougeL"]), pct(s["exact"])]
                             for label, s in systems.items()])
     groups = [g for g in ("with_sibling", "without_sibling") if g in systems["beam 4"]]
