@@ -16,6 +16,8 @@ CASES = [  # (generated title, source, expected)
     ("new words stay as written", "Nothing in common", "new words stay as written"),
     ("a - b", "a - b", "a - b"),  # spaced in the source: spaced in the title
     ("x. org driver", "X.Org driver for ATI cards", "X.Org driver"),
+    ("multi - lingual viewer", "A simple multi-page viewer", "multi-lingual viewer"),  # "-" inside a word
+    ("ends. next", "It ends. Next comes", "ends. Next"),  # "." ends the source's sentence: not inside a word
     ("", "A source", ""),
     ("title", "", "title"),
 ]
@@ -28,7 +30,8 @@ def test_restore_spelling_cases():
 
 def test_graph_twin_equals_python():
     rng = np.random.default_rng(0)
-    words = ["Qt", "qt", "QT", "lib", "-", "ui", "C", "+", ".", "(", ")", "café", "É", "x_y", "2.0", "GNU/Linux"]
+    words = ["Qt", "qt", "QT", "lib", "-", "ui", "C", "+", ".", "(", ")", "café", "É", "x_y", "2.0", "GNU/Linux",
+             "multi-page"]
     titles, sources = [t for t, _, _ in CASES], [s for _, s, _ in CASES]
     for _ in range(200):
         source = "".join(rng.choice(words) + rng.choice(["", " ", "  "]) for _ in range(rng.integers(0, 12)))

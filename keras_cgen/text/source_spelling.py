@@ -9,7 +9,9 @@ one other non-space character):
 - spelling: the first source token equal to it ignoring ASCII case, else as
   generated;
 - spacing: none where the source has the same two tokens side by side with
-  no space between them; otherwise the title's own.
+  no space between them, and none after a punctuation token joined so that
+  the source writes inside a word ("multi - lingual" after "multi-page" is
+  "multi-lingual"); otherwise the title's own.
 
 `restore_spelling` (Python: `generate`, ONNX clients) and
 `graph_restore_spelling` (TensorFlow ops: the SavedModel) follow the same
@@ -21,6 +23,7 @@ import re
 WORD = "A-Za-z0-9_"
 SPACE = r"\t\n\f\r "  # RE2's \s, spelled out: Python's \s knows more spaces
 TOKEN = re.compile(f"[{WORD}]+|[^{WORD}{SPACE}]")
+WORD_TOKEN = re.compile(f"[{WORD}]+")
 
 
 def tokens(text):
@@ -40,12 +43,15 @@ def restore_spelling(title, source):
     """`title` with the source's spelling of the words it copied (see the module)."""
     source_tokens = tokens(source)
     lowered = [ascii_lower(token) for token, _ in source_tokens]
-    out, previous = [], None
+    out, previous, glue = [], None, False
     for i, (token, spaced) in enumerate(tokens(title)):
         word = ascii_lower(token)
         matches = [j for j, other in enumerate(lowered) if other == word]
-        joined = any(j > 0 and lowered[j - 1] == previous and not source_tokens[j][1] for j in matches)
+        joined_at = [j for j in matches if j > 0 and lowered[j - 1] == previous and not source_tokens[j][1]]
+        joined = glue or bool(joined_at)
         out.append((" " if i and spaced and not joined else "") + (source_tokens[matches[0]][0] if matches else token))
+        glue = not WORD_TOKEN.fullmatch(token) and any(
+            j + 1 < len(source_tokens) and not source_tokens[j + 1][1] for j in joined_at)
         previous = word
     return "".join(out)
 
@@ -74,6 +80,11 @@ def graph_restore_spelling(titles, sources):
     spelled = tf.where(found, tf.gather(source, first, batch_dims=1), title)
     # title token i-1 equal to source token j-1 (shifted one along both axes)
     previous = tf.pad(equal[:, :-1, :-1], [[0, 0], [1, 0], [1, 0]])
-    joined = tf.reduce_any(equal & previous & ~source_spaced[:, None, :], axis=2)
+    joined_at = equal & previous & ~source_spaced[:, None, :]  # [B, T, S]
+    # source token j+1 follows j with no space: j is written inside a word
+    inside = tf.pad(source_valid[:, 1:] & ~source_spaced[:, 1:], [[0, 0], [0, 1]])
+    punctuation = ~tf.strings.regex_full_match(title, f"[{WORD}]+")
+    glue = tf.reduce_any(joined_at & inside[:, None, :], axis=2) & punctuation
+    joined = tf.reduce_any(joined_at, axis=2) | tf.pad(glue[:, :-1], [[0, 0], [1, 0]])
     separator = tf.where(title_spaced & ~joined, " ", "")
     return tf.strings.reduce_join(tf.where(title_valid, separator + spelled, ""), axis=1)
