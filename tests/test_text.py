@@ -1,5 +1,7 @@
 """WordPiece tools: corpus vocabulary (keep_tokens), head + tail truncation, the zoo vocabulary interface."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -94,15 +96,23 @@ def test_word_vocabulary_round_trip_and_graph_twin(tmp_path):
     from keras_cgen.text import load_vocabulary
 
     texts = ["Web browser - WebDriver support (development files)", "command-line tool for C++, v2.0",
-             "Python 3 library: parse/format"]
+             "Python 3 library: parse/format", "A button, a key"]
     vocab = WordVocabulary.build(texts * 5)
     ids = np.stack([vocab.sequence(t, 20) for t in texts])
     assert ids[0, 0] == vocab.start_id and vocab.end_id in ids[0]
     decoded = [vocab.decode(row) for row in ids]
-    assert decoded == [t.lower() for t in texts]  # spacing of dashes, hyphens and punctuation restored
+    # spacing of dashes, hyphens and punctuation restored, and the spelling of words always written one way
+    assert decoded == [*texts[:3], "a button, a key"]
     assert [t.decode() for t in vocab.graph_decode(ids).numpy()] == decoded
-    assert vocab.decode(vocab.sequence("Python 3 gizmo", 6)) == "python 3 [UNK]"
+    assert vocab.decode(vocab.sequence("PYTHON 3 gizmo", 6)) == "Python 3 [UNK]"
     vocab.save(tmp_path / "words.json")
-    assert load_vocabulary(tmp_path / "words.json").tokens == vocab.tokens
+    loaded = load_vocabulary(tmp_path / "words.json")
+    assert loaded.tokens == vocab.tokens and loaded.decode(ids[2]) == texts[2]
+    # a file without spellings (written before they were kept) decodes lower-cased, as it did
+    data = json.loads((tmp_path / "words.json").read_text())
+    del data["spellings"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    (tmp_path / "old.json").rename(tmp_path / "words.json")
+    assert load_vocabulary(tmp_path / "words.json").decode(ids[2]) == texts[2].lower()
     with pytest.raises(ValueError, match="at most 3 fit"):
         vocab.sequence(texts[0], 5)

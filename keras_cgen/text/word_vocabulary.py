@@ -1,7 +1,9 @@
 """A word vocabulary for short English texts (the Diffusion-LM's synopses).
 
 Text is lower-cased and split into runs of letters/digits and single other
-characters; a dash between spaces ("broker - server") is its own token, kept
+characters (a word that the texts the vocabulary was built from always
+write one way is written back that way: "regional indicator J", "flag:
+Japan"; one written several ways comes back lower-cased); a dash between spaces ("broker - server") is its own token, kept
 apart from a hyphen inside a word ("command-line"), so `decode` can write both
 back. `graph_decode` is the TensorFlow twin of `decode` (tested equal), so an
 exported graph returns text with core ops only.
@@ -31,6 +33,7 @@ class WordVocabulary:
 
     Args:
         words: the words, most frequent first.
+        spellings: how each word is written back (default: as it is).
 
     Example:
     >>> vocab = WordVocabulary.build(["Python 3 library", "Python - docs"], min_count=1)
@@ -44,19 +47,31 @@ class WordVocabulary:
     pad_id, start_id, end_id, unk_id = 0, 1, 2, 3
     unit = "words"
 
-    def __init__(self, words):
-        self.tokens = list(SPECIALS) + [w for w in words if w not in SPECIALS]
+    def __init__(self, words, spellings=None):
+        words = [w for w in words if w not in SPECIALS]
+        spellings = dict(zip(words, spellings)) if spellings is not None else {}
+        self.tokens = list(SPECIALS) + words
+        self.spellings = list(SPECIALS) + [spellings.get(w, w) for w in words]
         self.index = {token: i for i, token in enumerate(self.tokens)}
 
     @staticmethod
-    def tokenize(text):
-        text = re.sub(r"\s+-+\s+", f" {DASH} ", str(text).lower())
+    def tokenize(text, lower=True):
+        text = re.sub(r"\s+-+\s+", f" {DASH} ", str(text).lower() if lower else str(text))
         return TOKEN.findall(text)
 
     @classmethod
     def build(cls, texts, min_count=5):
+        texts = list(texts)
         counts = collections.Counter(w for text in texts for w in cls.tokenize(text))
-        return cls(sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w)))
+        forms = collections.defaultdict(collections.Counter)
+        for text in texts:
+            words, written = cls.tokenize(text), cls.tokenize(text, lower=False)
+            if len(words) == len(written):  # lower-casing may change a token's length (rare letters)
+                for word, form in zip(words, written):
+                    forms[word][form] += 1
+        words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        # a word always written one way keeps that spelling; one written several ways ("a" / "A") is lower-cased
+        return cls(words, [next(iter(forms[w])) if len(forms[w]) == 1 else w for w in words])
 
     def __len__(self):
         return len(self.tokens)
@@ -87,7 +102,7 @@ class WordVocabulary:
             if i == self.end_id:
                 break
             if i not in (self.start_id, self.pad_id):
-                words.append(self.tokens[i])
+                words.append(self.spellings[i])
         return self.detokenize(words)
 
     @staticmethod
@@ -104,14 +119,16 @@ class WordVocabulary:
         ids = tf.cast(ids, tf.int32)
         ended = tf.cumsum(tf.cast(tf.equal(ids, self.end_id), tf.int32), axis=1) > 0
         keep = tf.logical_and(tf.logical_not(ended), tf.logical_and(ids != self.start_id, ids != self.pad_id))
-        words = tf.ragged.boolean_mask(tf.gather(tf.constant(self.tokens), ids), keep)
+        words = tf.ragged.boolean_mask(tf.gather(tf.constant(self.spellings), ids), keep)
         text = tf.strings.regex_replace(tf.strings.reduce_join(words, axis=1, separator=" "), GLUE, r"\1")
         text = tf.strings.regex_replace(tf.strings.regex_replace(text, BEFORE, r"\1"), AFTER, r"\1")
         return tf.strings.regex_replace(text, DASH, "-")
 
     def save(self, path):
-        Path(path).write_text(json.dumps({"kind": "words", "tokens": self.tokens}, ensure_ascii=False, indent=0),
-                              encoding="utf-8")
+        data = {"kind": "words", "tokens": self.tokens}
+        if self.spellings != self.tokens:
+            data["spellings"] = self.spellings
+        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
 
     @classmethod
     def load(cls, path):
@@ -119,4 +136,7 @@ class WordVocabulary:
         if not isinstance(data, dict) or data.get("kind") != "words" or tuple(data["tokens"][:4]) != SPECIALS:
             raise ValueError(f"'{path}' is not a WordVocabulary file: a JSON object with kind 'words' and tokens "
                              f"starting with {SPECIALS}.")
-        return cls(data["tokens"][len(SPECIALS):])
+        spellings = data.get("spellings", data["tokens"])
+        if len(spellings) != len(data["tokens"]):
+            raise ValueError(f"'{path}': {len(spellings)} spellings for {len(data['tokens'])} tokens.")
+        return cls(data["tokens"][len(SPECIALS):], spellings[len(SPECIALS):])
