@@ -41,7 +41,7 @@ class WordVocabulary:
     >>> ids.tolist()
     [1, 4, 7, 2, 0, 0]
     >>> vocab.decode(ids)
-    'python library'
+    'Python library'
     """
 
     pad_id, start_id, end_id, unk_id = 0, 1, 2, 3
