@@ -99,7 +99,8 @@ def generate_command(args):
     from keras_cgen import zoo
 
     options = {"num_beams": args.num_beams, "n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
-               "scores": args.scores, "out": args.out, "temperature": args.temperature}
+               "scores": args.scores, "out": args.out, "temperature": args.temperature,
+               "draw_options": {k: v for k, v in {"guidance": args.guidance}.items() if v is not None}}
     try:
         generator = zoo.load(args.name)
         if args.out and not generator.writes_files:
@@ -214,6 +215,8 @@ def main(argv=None):
     generate.add_argument("--seed", type=int, help="sampling seed (LMs, image models)")
     generate.add_argument("--max-new-tokens", type=int)
     generate.add_argument("--temperature", type=float, help="image models: scales the noise (default: the model's)")
+    generate.add_argument("--guidance", type=float, help="pixelcnn models: weight of the model's own class "
+                          "posterior in sampling (default: the model's; 0 samples it as trained)")
     generate.add_argument("--scores", action="store_true", help="also print each title's or caption's log-probability")
     generate.add_argument("--out", help="image models: the PNG grid to write (one row per condition, --n per row)")
     generate.set_defaults(run=generate_command)

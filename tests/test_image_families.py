@@ -243,3 +243,34 @@ def test_temperature_scales_the_noise_in_python_and_in_the_graph(loaded):
         gen.generate("7", temperature=0)
     with pytest.raises(ValueError, match="one generation setting, `temperature`; got \\['num_beams'\\]"):
         gen.settings(num_beams=4)
+
+
+def test_pixelcnn_guidance_option_in_python_the_graph_and_the_cli(loaded, image_zoo, tmp_path, capsys, monkeypatch):
+    from keras_cgen.cli import main
+    from keras_cgen.decoding import engine
+
+    gen = loaded["pixelcnn"]
+    assert gen.options() == {"guidance": 0.0}  # as trained, unless the config says otherwise
+    ids = tf.constant([3, 3, 3, 3], tf.int32)
+    noise = gen.noise(4, tf.constant([5, 0], tf.int32))
+    guided = gen.draw(ids, noise, guidance=3.0)[0].numpy()
+    np.testing.assert_array_equal(np.stack(gen.generate("3", n=4, seed=5, guidance=3.0)), guided)
+    assert not np.array_equal(np.stack(gen.generate("3", n=4, seed=5)), guided)
+    # A config's default reaches the graph the exports build.
+    gen.config.generation["guidance"] = 3.0
+    try:
+        plan = engine.make_settings(**gen.settings())
+        np.testing.assert_array_equal(gen.decode_ids(ids, plan, tf.constant([5, 0], tf.int32))["images"].numpy(), guided)
+    finally:
+        del gen.config.generation["guidance"]
+    with pytest.raises(ValueError, match="`guidance` must be a number >= 0, got -2"):
+        gen.generate("3", guidance=-2)
+    with pytest.raises(ValueError, match="Unknown option\\(s\\) \\['guidance'\\] for a cvae model"):
+        loaded["cvae"].generate("3", guidance=1.0)
+    monkeypatch.setenv("KERAS_CGEN_ZOO", str(image_zoo))
+    assert main(["generate", "pixelcnn-tiny", "3", "--guidance", "3", "--seed", "5", "--n", "4",
+                 "--out", str(tmp_path / "g.png")]) == 0
+    grid = png_pixels((tmp_path / "g.png").read_bytes())
+    np.testing.assert_array_equal(grid[:, :SIZE], guided[0])
+    assert main(["generate", "cvae-tiny", "3", "--guidance", "1", "--out", str(tmp_path / "c.png")]) == 2
+    assert "guidance" in capsys.readouterr().err and not (tmp_path / "c.png").exists()

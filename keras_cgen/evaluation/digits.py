@@ -66,25 +66,32 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
     report = {"name": zoo.find(name).name, "family": generator.config.family, "split": split,
               "per_digit": limit or per_digit, "seed": seed, "judge": judge.info,
               "score_meaning": generator.score_meaning, "systems": {},
-              "temperature": generator.settings()["temperature"]}
+              "temperature": generator.settings()["temperature"], "options": generator.options()}
     if temperatures is None:
         temperatures = (0.7,) if report["temperature"] == 1.0 else (1.0,)
     for label, folder in {"this model": name, **(compare or {})}.items():
         other = generator if label == "this model" else zoo.load(folder)
         # Compared models sample at this model's temperature: the rows differ in the model only.
         report["systems"][label] = measure(other, judge, splits, split, limit or per_digit, seed,
-                                           report["temperature"])
+                                           report["temperature"], options=report["options"] if other is generator else {})
     for temperature in temperatures:
         report["systems"][f"this model, temperature {temperature}"] = measure(
-            generator, judge, splits, split, limit or per_digit, seed, temperature, likelihood=False)
+            generator, judge, splits, split, limit or per_digit, seed, temperature, likelihood=False,
+            options=report["options"])
+    for name, as_trained in generator.draw_options.items():  # e.g. the PixelCNN without guidance
+        if report["options"][name] != as_trained:
+            report["systems"][f"this model, {name} {as_trained}"] = measure(
+                generator, judge, splits, split, limit or per_digit, seed, report["temperature"], likelihood=False,
+                options={**report["options"], name: as_trained})
     report.update(report["systems"]["this model"])
     return report
 
 
-def measure(generator, judge, splits, split, per_digit, seed, temperature=None, likelihood=True):
-    """Samples (when the model is conditional) at `temperature` judged and
-    compared with real digits of `split`; likelihoods where the family has
-    them and `likelihood` (the temperature changes the samples only)."""
+def measure(generator, judge, splits, split, per_digit, seed, temperature=None, likelihood=True, options=None):
+    """Samples (when the model is conditional) at `temperature` and with the
+    family's draw `options` judged and compared with real digits of `split`;
+    likelihoods where the family has them and `likelihood` (the temperature
+    and the options change the samples only)."""
     from keras_cgen.evaluation.image_metrics import frechet_distance
     from keras_cgen.evaluation.image_metrics import memorised_share
     from keras_cgen.evaluation.image_metrics import precision_recall
@@ -98,7 +105,7 @@ def measure(generator, judge, splits, split, per_digit, seed, temperature=None, 
         return out  # an unconditional twin: its likelihood is what it is compared on
     train, _, _ = real_digits(generator.config, "train", splits)
     samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed,
-                                          temperature=temperature))  # [10, n, H, W]
+                                          temperature=temperature, **(options or {})))  # [10, n, H, W]
     requested = np.repeat(np.arange(len(samples)), per_digit)
     flat = samples.reshape(-1, *samples.shape[2:])
     log_probs = judge.log_probs(flat)
@@ -157,7 +164,11 @@ FAMILY_TEXT = {
                  "and horizontal stacks (no blind spot), mask A then B, the label's one-hot vector as a per-channel "
                  "bias in every gate. Binarised digits, so each pixel is a 2-way softmax (the paper's 256-way "
                  "softmax, restricted to the 2 values of binarised MNIST, where its likelihoods are reported); "
-                 "sampled with the cached sampler (`sample_cached`, Ramachandran et al. 2017). \"unconditional\" in the "
+                 "sampled with the cached sampler (`sample_cached`, Ramachandran et al. 2017), guided by the model's "
+                 "own posterior over digits: each pixel from p(x_t | x_<t, c)^(1 + w) / p(x_t | x_<t)^w, where "
+                 "p(x_t | x_<t) mixes the 10 conditionals by the posterior p(k | x_<t) of the pixels drawn so far "
+                 "(classifier-free guidance with no second network; 10 times the sampling work; `guidance=0` samples "
+                 "the model as trained, its row in the tables). \"unconditional\" in the "
                  "tables: its twin without the label, the same recipe and arguments plus `--unconditional` "
                  "(`--stop-after N` when the model's time budget stopped it after N epochs), kept out of the zoo; "
                  "\"cvae\": `cvae-mnist` on the same digits."),
@@ -273,7 +284,7 @@ condition and the noise a client draws). Score: {report['score_meaning']}.
 ![training curve](training_curve.png)
 
 ## Evaluation ({report['split']} split, {report['per_digit']} samples per digit, seed {report['seed']})
-"this model": the default settings (temperature {report.get('temperature', 1.0)}).
+"this model": the default settings (temperature {report.get('temperature', 1.0)}{"".join(f", {k} {v}" for k, v in report.get("options", {}).items())}).
 Judge: a small CNN trained on the training split only ({judge.get('trained_on', '')}), test accuracy
 {100 * judge.get('test_accuracy', float('nan')):.1f}% (`keras_cgen.evaluation.digit_judge`); its 128-unit
 penultimate layer gives the features. Real digits for the distances: the {report['split']} split

@@ -13,8 +13,9 @@ images; the rest of the contract is here, once:
 
 A family subclass defines `noise_shape` (per image), `noise_distribution`
 ("normal" or "gumbel": how `noise` and a client draw it), `draw(class_ids,
-noise)` (graph ops -> images uint8 `[B, H, W]`, scores float32 `[B]`) and
-`score_meaning` (what its score is, for the signature and the cards).
+noise, **options)` (graph ops -> images uint8 `[B, H, W]`, scores float32
+`[B]`), `score_meaning` (what its score is, for the signature and the cards)
+and optionally `draw_options` (settings its sampler reads besides the noise).
 """
 
 import numpy as np
@@ -45,6 +46,10 @@ class ImageGenerator(Generator):
     score_meaning = ""
     # Grappler options while `generate`'s function is built (tf.config.optimizer names).
     grappler_options = {}
+    # Settings `draw` reads besides the noise, name -> the value that samples the model as
+    # trained (e.g. the PixelCNN's `guidance`): Python values, fixed when a graph is built; the
+    # config's `generation` holds the model's defaults, which the exports serve.
+    draw_options = {}
 
     def __init__(self, directory, config):
         super().__init__(directory, config)
@@ -55,9 +60,10 @@ class ImageGenerator(Generator):
                              "scores": f"float32 [batch]: {self.score_meaning}"}
 
     # ---- what a family defines --------------------------------------------------
-    def draw(self, class_ids, noise):
+    def draw(self, class_ids, noise, **options):
         """Graph ops: class ids int32 `[B]` and noise `[B, *noise_shape]` ->
-        (images uint8 `[B, H, W]`, scores float32 `[B]`)."""
+        (images uint8 `[B, H, W]`, scores float32 `[B]`); `options`: the
+        family's `draw_options`."""
         raise NotImplementedError
 
     # ---- Python ------------------------------------------------------------------
@@ -71,11 +77,24 @@ class ImageGenerator(Generator):
         unknown = sorted(set(given) - {"temperature"})
         if unknown:
             raise ValueError(f"An image model reads one generation setting, `temperature`; got {unknown}.")
-        settings = {**self.config.generation, **given, "max_new_tokens": self.config.max_new_tokens}
+        defaults = {k: v for k, v in self.config.generation.items() if k not in self.draw_options}
+        settings = {**defaults, **given, "max_new_tokens": self.config.max_new_tokens}
         temperature = settings.setdefault("temperature", 1.0)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
         return settings
+
+    def options(self, **given):
+        """The family's `draw_options`: the model's defaults (its config's
+        `generation`, else the as-trained value) updated by `given` (None
+        keeps the default). The sampler checks the values."""
+        given = {key: value for key, value in given.items() if value is not None}
+        unknown = sorted(set(given) - set(self.draw_options))
+        if unknown:
+            allowed = ", ".join(f"`{name}`" for name in self.draw_options) or "none"
+            raise ValueError(f"Unknown option(s) {unknown} for a {self.config.family} model; its options: {allowed} "
+                             "(and `temperature`).")
+        return {**{k: self.config.generation.get(k, v) for k, v in self.draw_options.items()}, **given}
 
     def noise(self, batch, seed):
         """Noise `[batch, *noise_shape]` from the int32 `[2]` `seed` (graph ops)."""
@@ -87,14 +106,16 @@ class ImageGenerator(Generator):
         uniform = tf.random.stateless_uniform(shape, seed=seed, minval=1e-20, maxval=1.0)
         return -tf.math.log(-tf.math.log(uniform))
 
-    def generate(self, conditions, n=1, seed=None, temperature=None, return_scores=False, as_pil=False):
+    def generate(self, conditions, n=1, seed=None, temperature=None, return_scores=False, as_pil=False, **options):
         """`n` images for each condition in `conditions` (a string such as "7",
         "seven" or "七", or a list of them): uint8 `[n, H, W]` per condition
         (one array for a single condition; PIL images with `as_pil`). The same
         `seed` gives the same images; None draws a fresh one. `temperature`:
-        see `settings` (default: the model's, else 1)."""
+        see `settings` (default: the model's, else 1); `options`: the
+        family's `draw_options` (e.g. `guidance=` for the PixelCNN)."""
         conditions, single = self.text_list(conditions, "conditions", allow_empty=False)
         temperature = self.settings(temperature=temperature)["temperature"]
+        options = self.options(**options)
         class_ids = self.vocabulary.class_ids(conditions)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"`n` must be an int >= 1 (images per condition), got {n!r}.")
@@ -106,7 +127,7 @@ class ImageGenerator(Generator):
 
         ids = tf.constant(np.repeat(class_ids, n), tf.int32)
         images, scores = self._draw_seeded(ids, tf.constant([int(seed) % (2**31 - 1), 0], tf.int32),
-                                           tf.constant(temperature, tf.float32))
+                                           tf.constant(temperature, tf.float32), options)
         images = images.numpy().reshape(len(conditions), n, self.image_size, self.image_size)
         scores = scores.numpy().reshape(len(conditions), n)
         if as_pil:
@@ -119,24 +140,27 @@ class ImageGenerator(Generator):
             images, scores = images[0], scores[0]
         return (images, scores) if return_scores else images
 
-    def _draw_seeded(self, class_ids, seed, temperature):
+    def _draw_seeded(self, class_ids, seed, temperature, options):
         import tensorflow as tf
 
-        if getattr(self, "_compiled", None) is None:
-            self._compiled = tf.function(lambda ids, s, t: self.draw(ids, t * self.noise(tf.shape(ids)[0], s)),
-                                         reduce_retracing=True)
+        key = tuple(sorted(options.items()))
+        compiled = self.__dict__.setdefault("_compiled", {})
+        if key not in compiled:
+            compiled[key] = tf.function(
+                lambda ids, s, t: self.draw(ids, t * self.noise(tf.shape(ids)[0], s), **options),
+                reduce_retracing=True)
         if not self.grappler_options:
-            return self._compiled(class_ids, seed, temperature)
+            return compiled[key](class_ids, seed, temperature)
         # Grappler optimises a function when it is first run for a shape: set the options
         # around the call, then restore the process's own (unset ones are on by default).
         before = tf.config.optimizer.get_experimental_options()
         tf.config.optimizer.set_experimental_options(self.grappler_options)
         try:
-            return self._compiled(class_ids, seed, temperature)
+            return compiled[key](class_ids, seed, temperature)
         finally:
             tf.config.optimizer.set_experimental_options({key: before.get(key, True) for key in self.grappler_options})
 
-    def save_grid(self, path, conditions=None, n=10, seed=0, temperature=None):
+    def save_grid(self, path, conditions=None, n=10, seed=0, temperature=None, **options):
         """Writes a PNG grid: one row per condition (default: every class),
         `n` images per row, drawn with `seed`. Written beside `path` and renamed:
         a failed call leaves no partial file. Returns the path."""
@@ -146,7 +170,7 @@ class ImageGenerator(Generator):
 
         conditions = self.vocabulary.classes if conditions is None else conditions
         rows = self.generate(conditions if not isinstance(conditions, str) else [conditions], n=n, seed=seed,
-                             temperature=temperature)
+                             temperature=temperature, **options)
         size, gap = self.image_size, 2
         grid = np.full((len(rows) * (size + gap) - gap, n * (size + gap) - gap), 128, "uint8")
         for r, row in enumerate(rows):
@@ -176,7 +200,7 @@ class ImageGenerator(Generator):
         else:
             ids = inputs
             noise = self.noise(tf.shape(ids)[0], seed)
-        images, scores = self.draw(tf.maximum(ids, 0), plan.temperature * noise)
+        images, scores = self.draw(tf.maximum(ids, 0), plan.temperature * noise, **self.options())
         return {"images": images, "scores": scores}
 
     def serving_resources(self):
@@ -259,5 +283,6 @@ class ImageGenerator(Generator):
         self.vocabulary.class_ids(conditions)
         seed = options.get("seed")
         seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed
-        path = self.save_grid(out, conditions, n=n, seed=seed, temperature=options.get("temperature"))
+        path = self.save_grid(out, conditions, n=n, seed=seed, temperature=options.get("temperature"),
+                              **options.get("draw_options", {}))
         return [f"wrote {path}: {len(conditions)} row(s) ({', '.join(conditions)}) x {n} image(s), seed {seed}"]

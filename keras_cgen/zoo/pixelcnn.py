@@ -1,7 +1,9 @@
 """The conditional-PixelCNN family (`pixelcnn`): a condition text in, a digit
 out, drawn pixel by pixel with the cached sampler (`sample_cached`) from
-Gumbel noise, one `[levels]` vector per pixel. Its score is the model's
-log-probability of the image it drew, log p(x | c) in nats."""
+Gumbel noise, one `[levels]` vector per pixel, guided by the model's own
+posterior over classes (`guidance`, 0 samples the model as trained). Its
+score is the model's log-probability of the image it drew, log p(x | c) in
+nats."""
 
 from keras_cgen.zoo.image_generator import ImageGenerator
 
@@ -14,6 +16,7 @@ class PixelCNNGenerator(ImageGenerator):
     # "TemporaryVariable ... already exists" in the nested loop (seen at 1,000 digits).
     grappler_options = {"arithmetic_optimization": False}
     score_meaning = "log p(image | condition) under the model, nats"
+    draw_options = {"guidance": 0.0}
 
     def __init__(self, directory, config):
         from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
@@ -23,12 +26,12 @@ class PixelCNNGenerator(ImageGenerator):
         self.levels = config.builder.get("levels", 256)
         self.noise_shape = (self.image_size * self.image_size, self.levels)
 
-    def draw(self, class_ids, noise):
+    def draw(self, class_ids, noise, guidance=0.0):
         import tensorflow as tf
 
         from keras_cgen.decoding.pixelcnn import sample_cached
 
-        values = sample_cached(self.model, class_ids, None, noise=noise)
+        values = sample_cached(self.model, class_ids, None, noise=noise, guidance=guidance)
         logits = self.model({"image": values, "label": class_ids}, training=False)
         log_probs = tf.reduce_sum(tf.one_hot(values, self.levels) * tf.nn.log_softmax(logits), axis=[1, 2, 3])
         images = tf.cast(values * (255 // (self.levels - 1)), tf.uint8)
