@@ -230,6 +230,12 @@ def test_zoo_config_is_typed_and_reads_older_folders():
         config.replace(generation={"num_beams": 4, "do_sample": True})
     with pytest.raises(ValueError, match=r"`source_tail` must be in \[0, max_source_length=96\)"):
         config.replace(source_tail=96)
+    # A family's own sampler option is a setting of that family only.
+    pixelcnn = ZooConfig(family="pixelcnn", vocabulary="conditions.json", max_new_tokens=784,
+                         generation={"do_sample": True, "guidance": 2.0})
+    assert ZooConfig.from_dict(pixelcnn.to_dict()).generation["guidance"] == 2.0
+    with pytest.raises(ValueError, match=r"`generation` has unknown settings \['guidance'\]"):
+        pixelcnn.replace(family="cvae")
 
 
 def test_cli_generate_reads_each_family(zoo_env, emoji, capsys):

@@ -66,11 +66,17 @@ class ZooConfig:
             raise ValueError(f"ZooConfig `max_new_tokens` must be an int >= 1, got {self.max_new_tokens!r}.")
         if not isinstance(self.generation, dict):
             raise ValueError(f"ZooConfig `generation` must be a dict of generate() settings, got {self.generation!r}.")
-        allowed = {f.name for f in dataclasses.fields(engine.Settings)} | {"eos_token_id"}
+        from keras_cgen.zoo.families import FAMILIES
+
+        # A family's own sampler options (e.g. the PixelCNN's `guidance`), checked by its sampler.
+        own = set(getattr(FAMILIES[self.family].generator_class(), "draw_options", {})) \
+            if self.family in FAMILIES else set()
+        allowed = {f.name for f in dataclasses.fields(engine.Settings)} | {"eos_token_id"} | own
         unknown = sorted(set(self.generation) - allowed)
         if unknown:
             raise ValueError(f"ZooConfig `generation` has unknown settings {unknown}; allowed: {sorted(allowed)}.")
-        engine.make_settings(**{"max_new_tokens": self.max_new_tokens, **self.generation})  # values valid?
+        engine_settings = {k: v for k, v in self.generation.items() if k not in own}
+        engine.make_settings(**{"max_new_tokens": self.max_new_tokens, **engine_settings})  # values valid?
         if self.max_source_length is not None and not 0 <= self.source_tail < self.max_source_length:
             raise ValueError(f"ZooConfig `source_tail` must be in [0, max_source_length={self.max_source_length}), "
                              f"got {self.source_tail!r}.")
