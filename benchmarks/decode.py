@@ -5,9 +5,6 @@ A 4-layer, 256-wide, 4-head decoder with vocab 8192 and random weights; batch 8
 stop), greedy and beam 4:
 
   cgen        keras_cgen TransformerDecoder.generate (KV cache, one XLA graph)
-  cgen_reorder  the same, beam search copying every beam's generated cache to
-              its parent each step (the engine before the ancestry table):
-              beam rows only, for the side-by-side ratio
   cgen_lstm   keras_cgen LSTMSeq2SeqDecoder.generate on the zoo's LSTM title model
               shape (8k vocab, 128 / 256 units, attention + copy prior + pointer),
               the 32 prompt tokens as its source: no peer, a row for scale
@@ -36,7 +33,7 @@ import time
 VOCAB, WIDTH, LAYERS, HEADS, FFN = 8192, 256, 4, 4, 1024
 PROMPT = 32
 BATCH = 8  # the child's batch size (set from its --child spec)
-SYSTEMS = ("cgen", "cgen_reorder", "rerun", "keras_hub", "hf", "cgen_lstm")
+SYSTEMS = ("cgen", "rerun", "keras_hub", "hf", "cgen_lstm")
 
 
 def prompt_ids():
@@ -57,7 +54,7 @@ def cgen_lstm_runner(strategy, new_tokens):
     return lambda: decoder.generate(ids, max_new_tokens=new_tokens, **beams).sequences.numpy()
 
 
-def cgen_runner(strategy, new_tokens, reorder=False):
+def cgen_runner(strategy, new_tokens):
     import keras_cgen  # noqa: F401
     from keras_cgen.models import BertConfig
     from keras_cgen.models import TransformerDecoder
@@ -66,15 +63,9 @@ def cgen_runner(strategy, new_tokens, reorder=False):
     config = BertConfig(vocabulary_size=VOCAB, hidden_size=WIDTH, num_layers=LAYERS, num_heads=HEADS,
                         intermediate_size=FFN, max_position=512, dropout=0.0, attention_dropout=0.0)
     decoder = TransformerDecoder(build_transformer(config, "lm"))
-    if reorder:  # the generated caches stay in the reordered state
-        decoder.beam_state = lambda state: state
     ids = prompt_ids()
     beams = dict(num_beams=4) if strategy == "beam4" else {}
     return lambda: decoder.generate({"token_ids": ids}, max_new_tokens=new_tokens, **beams).sequences.numpy()
-
-
-def cgen_reorder_runner(strategy, new_tokens):
-    return cgen_runner(strategy, new_tokens, reorder=True)
 
 
 def rerun_runner(strategy, new_tokens):
@@ -207,8 +198,6 @@ def main():
         for new_tokens in args.new_tokens:
             for strategy in args.strategies:
                 for system in args.systems:
-                    if system == "cgen_reorder" and strategy == "greedy":
-                        continue  # greedy never reorders: the cgen row
                     if not available(system):
                         print(f"skip {system}: not importable", file=sys.stderr)
                         continue
@@ -239,8 +228,6 @@ def markdown(results):
         ours = next((x for x in results if x["system"] == "cgen" and x["strategy"] == r["strategy"]
                      and x["new_tokens"] == r["new_tokens"] and x["batch"] == r["batch"]), None)
         ratio = f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x slower" if ours and r is not ours else ""
-        if r["system"] == "cgen_reorder":
-            ratio = f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x slower (same model)" if ours else ""
         if r["system"] == "cgen_lstm":
             ratio = "(another model)"
         lines.append(f"| {r['batch']} | {r['new_tokens']} | {r['strategy']} | {r['system']} | {r['tokens_per_s']:.0f} | "

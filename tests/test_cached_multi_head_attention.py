@@ -87,34 +87,6 @@ def test_shared_source_cache_equals_a_tiled_copy(rng):
     np.testing.assert_allclose(shared_out, full_out, atol=1e-5)
 
 
-def test_cache_read_through_ancestry_equals_a_reordered_copy(rng):
-    """Beam search without copying the cache: row b*r+j reads slot t from row
-    b*r+ancestry[b, j, t]; the same as attending over a cache whose rows were
-    gathered that way (the copy beam search made before), shared source too."""
-    batch, beams, source, generated = 2, 3, 4, 5
-    layer = CachedMultiHeadAttention(HEADS, HEAD)
-    x = rng.normal(size=(batch * beams, 1, 8)).astype("float32")
-    layer(x)
-    source_k, source_v = rng.normal(size=(2, batch, HEADS, source, HEAD)).astype("float32")
-    source_mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
-    own_k, own_v = rng.normal(size=(2, batch * beams, HEADS, generated, HEAD)).astype("float32")
-    own_mask = np.array([0, 1, 1, 1, 0], bool)[None, None, :]
-    ancestry = rng.integers(0, beams, size=(batch, beams, generated)).astype("int32")
-    ancestry[:, :, 3] = np.arange(beams)  # the slot this step writes is each row's own
-    out, (keys, values) = layer(x, attention_mask=own_mask, cache=(own_k, own_v), cache_update_index=3,
-                                shared_cache=(source_k, source_v), shared_mask=source_mask, cache_ancestry=ancestry)
-    # The copy: slot t of row b*r+j is row b*r+ancestry[b, j, t]'s, then the step writes slot 3 itself.
-    rows = (np.arange(batch)[:, None, None] * beams + ancestry).reshape(batch * beams, generated)
-    copied_k, copied_v = (a[rows, :, np.arange(generated)].transpose(0, 2, 1, 3) for a in (own_k, own_v))
-    want, _ = layer(x, attention_mask=own_mask, cache=(copied_k, copied_v), cache_update_index=3,
-                    shared_cache=(source_k, source_v), shared_mask=source_mask)
-    np.testing.assert_allclose(out, want, atol=1e-5)
-    plain, (fresh, _) = layer(x, attention_mask=own_mask, cache=(own_k, own_v), cache_update_index=3,
-                              shared_cache=(source_k, source_v), shared_mask=source_mask)
-    assert not np.allclose(out, plain, atol=1e-3)  # the ancestry was read
-    np.testing.assert_array_equal(keys, fresh)  # each row still writes only its own slot
-
-
 def test_cached_step_converts_to_onnx_and_matches_onnxruntime(rng):
     import onnxruntime
     import tf2onnx

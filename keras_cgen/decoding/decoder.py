@@ -16,9 +16,7 @@ class Decoder:
       the engine; `start_ids` `[batch, P]` start every row (a prompt of P
       tokens is teacher-forced); `shared` is read by every step as it is
       (e.g. the source's key/value cache, the same for all beams of a row);
-    - `step(last_token_ids, state, index, shared, cache_write) -> (logits, new_state)`;
-    - optionally `beam_state(state)`: the state beam search starts from (e.g.
-      a cache moved under `engine.IN_PLACE`, read through an ancestry table).
+    - `step(last_token_ids, state, index, shared, cache_write) -> (logits, new_state)`.
 
     Args:
         model: the trained functional model whose layers the decoder runs.
@@ -38,9 +36,6 @@ class Decoder:
     def step(self, last_token_ids, state, index, shared, cache_write):
         raise NotImplementedError
 
-    def beam_state(self, state):
-        return state
-
     def write_mode(self, jit_compile):
         """How caches are written: "where" runs everywhere (ONNX, TF Serving)."""
         return "where"
@@ -49,8 +44,6 @@ class Decoder:
         """`init` + the engine's loop; callable inside any `tf.function`
         (`settings` from `engine.make_settings`, `seed` an int32 `[2]` tensor)."""
         state, start_ids, shared = self.init(inputs, settings.max_new_tokens)
-        if settings.num_beams > 1:
-            state = self.beam_state(state)
 
         def step(last, loop_state, index):
             return self.step(last, loop_state, index, shared, cache_write)

@@ -3,7 +3,7 @@
 The model is a step function `step_fn(last_token_ids[N], state, index) ->
 (logits[N, V], new_state)`; `state` is any nest of tensors with leading
 dimension N, which the engine tiles over beams/samples and reorders by each
-beam's parent, except a dict's `IN_PLACE` entry (see `reorder`). Shapes are fixed, so the loop compiles with XLA, and it uses
+beam's parent. Shapes are fixed, so the loop compiles with XLA, and it uses
 only ops tf2onnx converts (Loop, TopK, Gather, Where, ScatterND).
 """
 
@@ -19,7 +19,6 @@ from keras_cgen.decoding import processors
 
 GenerateOutput = collections.namedtuple("GenerateOutput", ["sequences", "scores"])
 NEG = -1.0e9  # Hugging Face's "very large negative" for beam bookkeeping
-IN_PLACE = "in_place"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,19 +250,6 @@ def tile(state, times):
     return keras.tree.map_structure(lambda x: ops.repeat(x, times, axis=0), state)
 
 
-def reorder(state, rows):
-    """Every tensor of `state` with its rows taken from `rows` (each beam's
-    parent), except the entry `state[IN_PLACE]` of a dict state: a cache that
-    each row only appends to, which a step function reads through an ancestry
-    table kept elsewhere in the state (so reordered with it): the copy of the
-    whole cache per step becomes a copy of one int per cached token."""
-    take = lambda x: ops.take(x, rows, axis=0)  # noqa: E731
-    if isinstance(state, dict) and IN_PLACE in state:
-        return {key: value if key == IN_PLACE else keras.tree.map_structure(take, value)
-                for key, value in state.items()}
-    return keras.tree.map_structure(take, state)
-
-
 def write_column(buffer, column, values):
     """buffer[..., column] = values, as a `where` (no dynamic update slice)."""
     hit = ops.equal(ops.arange(ops.shape(buffer)[-1], dtype="int32"), column)
@@ -379,7 +365,7 @@ def beam_search(step_fn, settings, state, start_ids):
         is_finished = gather_beams(ops.concatenate([is_finished, just_finished], axis=1), best)
 
         flat_parents = ops.reshape(parents + ops.arange(batch, dtype=parents.dtype)[:, None] * beams, (-1,))
-        state = reorder(state, flat_parents)
+        state = keras.tree.map_structure(lambda x: ops.take(x, flat_parents, axis=0), state)
 
         # Can a running beam still beat the worst finished one? (HF's heuristic)
         best_length = max_new if (settings.early_stopping == "never" and lp > 0.0) else i + 1

@@ -28,12 +28,6 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     source row n // r) without being copied per beam; `cache` then holds only
     the generated positions.
 
-    For beam search without reordering the cache, `cache_ancestry` int32
-    `[batch, r, T]` says, for query row `n = b * r + j` and cache slot `t`,
-    which of its group's `r` rows holds the keys/values of slot `t` of its
-    hypothesis: row `n` attends to `cache[b * r + cache_ancestry[b, j, t], t]`
-    (r times the score work, no copy of the cache).
-
     Args:
         num_heads: number of heads.
         key_dim: size of each head.
@@ -104,7 +98,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         return cache * keep + ops.einsum("st,bhsd->bhtd", write, new)
 
     def call(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None,
-             shared_cache=None, shared_mask=None, cache_write="where", cache_ancestry=None, training=None):
+             shared_cache=None, shared_mask=None, cache_write="where", training=None):
         if cache_write not in CACHE_WRITES:
             raise ValueError(f"`cache_write` must be one of {CACHE_WRITES}, got {cache_write!r}.")
         value = query if value is None else value
@@ -122,25 +116,11 @@ class CachedMultiHeadAttention(keras.layers.Layer):
             cache = (k, v)
         scale = 1.0 / math.sqrt(self.key_dim)
         rows, queries = ops.shape(q)[0], ops.shape(q)[2]
-        if cache_ancestry is None:
-            scores = ops.cast(ops.einsum("bhsd,bhtd->bhst", q, k), "float32") * scale
-            if attention_mask is not None:
-                # A finite large negative (not -inf) keeps fully masked rows NaN-free.
-                scores = ops.where(ops.expand_dims(ops.cast(attention_mask, "bool"), 1), scores, -1e9)
-        else:
-            groups, beams = ops.shape(cache_ancestry)[0], ops.shape(cache_ancestry)[1]
-            length = ops.shape(k)[2]
-
-            def group(x):  # [N, H, T, D] -> [B, r, H, T, D]
-                return ops.reshape(x, (groups, beams, self.num_heads, -1, self.key_dim))
-
-            scores = ops.cast(ops.einsum("brhsd,bkhtd->brhskt", group(q), group(k)), "float32") * scale
-            keep = ops.equal(cache_ancestry[:, :, None, :], ops.arange(beams, dtype="int32")[None, None, :, None])
-            keep = keep[:, :, None, None]  # [B, r, 1, 1, r, T]
-            if attention_mask is not None:
-                mask = ops.broadcast_to(ops.cast(attention_mask, "bool"), (rows, queries, length))
-                keep = ops.logical_and(keep, ops.reshape(mask, (groups, beams, 1, queries, 1, length)))
-            scores = ops.reshape(ops.where(keep, scores, -1e9), (rows, self.num_heads, queries, -1))
+        scores = ops.einsum("bhsd,bhtd->bhst", q, k)
+        scores = ops.cast(scores, "float32") * scale
+        if attention_mask is not None:
+            # A finite large negative (not -inf) keeps fully masked rows NaN-free.
+            scores = ops.where(ops.expand_dims(ops.cast(attention_mask, "bool"), 1), scores, -1e9)
         if shared_cache is not None:
             shared_k, shared_v = shared_cache
             batch = ops.shape(shared_k)[0]
@@ -161,12 +141,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
             out = ops.reshape(ops.einsum("brhst,bhtd->brhsd", shared_probs, ops.cast(shared_v, q.dtype)),
                               (rows, self.num_heads, queries, self.key_dim))
             own_probs = probs[..., shared_length:]
-        if cache_ancestry is None:
-            out = out + ops.einsum("bhst,bhtd->bhsd", own_probs, v)
-        else:
-            own_probs = ops.reshape(own_probs, (groups, beams, self.num_heads, queries, beams, length))
-            out = out + ops.reshape(ops.einsum("brhskt,bkhtd->brhsd", own_probs, group(v)),
-                                    (rows, self.num_heads, queries, self.key_dim))
+        out = out + ops.einsum("bhst,bhtd->bhsd", own_probs, v)
         out = ops.transpose(out, (0, 2, 1, 3))
         out = self.output_dense(ops.reshape(out, (-1, queries, self.num_heads * self.key_dim)))
         if cache is not None:
@@ -174,7 +149,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         return out
 
     def compute_output_spec(self, query, value=None, attention_mask=None, cache=None, cache_update_index=None,
-                            shared_cache=None, shared_mask=None, cache_write="where", cache_ancestry=None, training=None):
+                            shared_cache=None, shared_mask=None, cache_write="where", training=None):
         out = keras.KerasTensor(query.shape, dtype=self.compute_dtype)
         if cache is not None:
             return out, tuple(keras.KerasTensor(c.shape, dtype=self.compute_dtype) for c in cache)

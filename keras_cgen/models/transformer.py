@@ -220,7 +220,7 @@ def normalize(layer, x, condition):
 
 
 def forward(layer, num_layers, token_ids, segment_ids, mask, condition=None, positions=None, caches=None,
-            cache_index=0, shared=None, cache_write="where", cache_ancestry=None):
+            cache_index=0, shared=None, cache_write="where"):
     """The transformer through its named layers (`layer(name)` gives each one):
     the functional model is built by this function on symbolic inputs, and
     `TransformerDecoder` runs it for one cached step. Returns the last hidden
@@ -228,8 +228,7 @@ def forward(layer, num_layers, token_ids, segment_ids, mask, condition=None, pos
 
     `positions` `[B, T]` (default `0..T-1`) places each row's tokens;
     `shared` = (source caches, source mask) is the key/value cache of a source
-    read by every query row, never copied per beam; `cache_ancestry` (see
-    `CachedMultiHeadAttention`) reads each row's cache through its beams'."""
+    read by every query row, never copied per beam."""
     x = layer("Embedding-Token-Segment")([layer("Embedding-Token")(token_ids), layer("Embedding-Segment")(segment_ids)])
     if positions is None:
         position_embeddings = layer("Embedding-Position")(x)
@@ -244,8 +243,6 @@ def forward(layer, num_layers, token_ids, segment_ids, mask, condition=None, pos
             y = layer(name)(x, attention_mask=mask)
         else:
             kwargs = {} if shared is None else {"shared_cache": shared[0][i], "shared_mask": shared[1]}
-            if cache_ancestry is not None:
-                kwargs["cache_ancestry"] = cache_ancestry
             y, cache = layer(name)(x, attention_mask=mask, cache=caches[i], cache_update_index=cache_index,
                                    cache_write=cache_write, **kwargs)
             new_caches.append(cache)

@@ -10,11 +10,7 @@ slot 0 of the generated cache, which stays masked (they are already in the
 source cache); step k >= 1 writes the k-th new token into slot k.
 
 The source cache is the same for every beam of a row, so `generate` keeps it
-out of the loop state: beams never copy or reorder it. Beam search does not
-reorder the generated cache either (`beam_state`): each row appends its token's
-keys/values to its own cache row, and an ancestry table (which beam of the row
-wrote each slot of this hypothesis, reordered by the engine like any state)
-tells attention which beam's slot to read.
+out of the loop state: beams never copy or reorder it.
 """
 
 from keras import ops
@@ -107,16 +103,6 @@ class TransformerDecoder(Decoder):
         state["caches"] = [(generated, generated)] * self.config.num_layers
         return state, start_ids, (source_caches, source_mask)
 
-    def beam_state(self, state):
-        """The generated caches move under `engine.IN_PLACE` (never reordered),
-        read through `ancestry` (int32 `[N, max_new_tokens]`)."""
-        if not self.use_cache:
-            return state
-        state = dict(state)
-        caches = state.pop("caches")
-        ancestry = ops.zeros(ops.shape(caches[0][0])[::2], "int32")  # a slot is set by the step that writes it
-        return {**state, "ancestry": ancestry, engine.IN_PLACE: caches}
-
     def step(self, last_token_ids, state, index, shared, cache_write):
         """Feeds one token per row; returns `(logits [N, V], new_state)`."""
         if not self.use_cache:
@@ -124,23 +110,12 @@ class TransformerDecoder(Decoder):
         positions = (state["lengths"] - 1 + index)[:, None]
         segment = 1 if self.unilm else 0
         segments = ops.where(index == 0, 0, segment) * ops.ones_like(positions)
-        in_place = engine.IN_PLACE in state
-        caches = state[engine.IN_PLACE] if in_place else state["caches"]
-        slots = ops.arange(ops.shape(caches[0][0])[2], dtype="int32")
+        slots = ops.arange(ops.shape(state["caches"][0][0])[2], dtype="int32")
         mask = ops.logical_and(slots >= 1, slots <= index)[None, None, :]
-        ancestry = None
-        if in_place:
-            rows, batch = ops.shape(last_token_ids)[0], ops.shape(shared[1])[0]
-            beams = rows // batch
-            own_beam = ops.arange(rows, dtype="int32") % beams
-            ancestry = ops.where(slots[None, :] == index, own_beam[:, None], state["ancestry"])
-            state = {**state, "ancestry": ancestry}
-            ancestry = ops.reshape(ancestry, (batch, beams, -1))
         hidden, caches = forward(self.layer, self.config.num_layers, last_token_ids[:, None], segments, mask,
-                                 state.get("condition"), positions=positions, caches=caches,
-                                 cache_index=index, shared=shared, cache_write=cache_write, cache_ancestry=ancestry)
-        logits = mlm_logits(self.layer, hidden[:, 0], state.get("condition"))
-        return logits, {**state, (engine.IN_PLACE if in_place else "caches"): caches}
+                                 state.get("condition"), positions=positions, caches=state["caches"],
+                                 cache_index=index, shared=shared, cache_write=cache_write)
+        return mlm_logits(self.layer, hidden[:, 0], state.get("condition")), {**state, "caches": caches}
 
     # ---- uncached reference ------------------------------------------------
     def rerun_step(self, last_token_ids, state, index):
