@@ -11,6 +11,8 @@
 
 Both draw pixel t of row-major order as argmax(logits + Gumbel noise) with the
 noise from `[seed, t]`: the same seed gives the same image, whichever sampler.
+Both can guide a conditional model by its own posterior over classes
+(`guidance`, see `sample_cached`).
 Each is one compiled loop (nested `while_loop`s for the cached one).
 """
 
@@ -30,6 +32,12 @@ def pixel_noise(seed, step, batch, levels=LEVELS):
 
 def model_inputs(model, images, labels):
     return {"image": images, "label": labels} if "label" in model.input else {"image": images}
+
+
+def condition_classes(model):
+    """K for a model conditioned on K classes, 0 for an unconditional twin."""
+    block = model.get_layer("PixelCNN-Block-0")
+    return block.vertical_condition.shape[0] if block.conditional else 0
 
 
 def check_guidance(guidance, classes, model):
@@ -58,8 +66,7 @@ def sample_naive(model, labels, seed, batch=None, guidance=0.0):
     batch = batch or ops.shape(labels)[0]
     height, width = model.input["image"].shape[1:]
     levels = model.output.shape[-1]
-    first = model.get_layer("PixelCNN-Block-0")
-    classes = first.vertical_condition.shape[0] if first.conditional else 0
+    classes = condition_classes(model)
     check_guidance(guidance, classes, model)
 
     def body(t, images):
@@ -100,7 +107,7 @@ def sample_cached(model, labels, seed, batch=None, noise=None, guidance=0.0):
     blocks = [layer for layer in model.layers if layer.name.startswith("PixelCNN-Block-")]
     head, logits_layer = model.get_layer("PixelCNN-Head"), model.get_layer("PixelCNN-Logits")
     levels = logits_layer.units
-    classes = blocks[0].vertical_condition.shape[0] if blocks[0].conditional else 0
+    classes = condition_classes(model)
     check_guidance(guidance, classes, model)
     # Guided, row b * K + k runs image b under class k; every row of an image gets the same pixels.
     copies = classes if guidance else 1
