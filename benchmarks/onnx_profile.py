@@ -1,5 +1,6 @@
 """Where onnxruntime spends a request's time: the zoo model's ONNX export run
-with onnxruntime's profiler on batch-`--batch` requests of held-out inputs;
+with onnxruntime's profiler on batch-`--batch` requests of held-out inputs
+(its family's evaluation `requests`, prepared as a client does);
 total time per operator type (nodes inside the decode `Loop` included, the
 `Loop` node itself left out since it contains them all), standard graph vs the
 optimised `model.ort.onnx` that the export ships.
@@ -48,20 +49,21 @@ def main():
     args = parser.parse_args()
 
     import keras_cgen
-    from keras_cgen.data import load_pairs
     from keras_cgen.export import export_onnx
+    from keras_cgen.export.check import onnx_feed
     from keras_cgen.text import load_vocabulary
+    from keras_cgen.zoo import family
 
     work = Path(tempfile.mkdtemp(prefix="cgen-ort-profile-"))
     for name in args.models:
         generator = keras_cgen.zoo.load(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = export_onnx(generator, work / name)
+            out = export_onnx(generator, work / name)  # the export's settings (`onnx_settings`)
         metadata = json.loads((out / "metadata.json").read_text())
-        texts = [p["body"] for p in load_pairs(generator.config.language)["test"][: args.batch]]
-        feed = {next(iter(metadata["inputs"])): type(generator).client_feed(
-            texts, metadata, load_vocabulary(out / metadata["vocabulary"]))}
+        requests = family(generator.config.family).evaluation_module().requests(generator, args.batch)
+        feed = onnx_feed(type(generator).client_feed(requests, metadata, load_vocabulary(out / metadata["vocabulary"])),
+                         metadata)
         print(f"\n{name}, batch {args.batch}, {args.requests} profiled requests\n")
         print("| graph | ms / request | top operators (share of kernel time) |\n|---|---|---|")
         for graph in ("model.onnx", "model.ort.onnx"):
