@@ -100,7 +100,7 @@ def generate_command(args):
 
     options = {"num_beams": args.num_beams, "n": args.n, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
                "scores": args.scores, "out": args.out, "temperature": args.temperature,
-               "draw_options": {k: v for k, v in {"guidance": args.guidance}.items() if v is not None}}
+               "draw_options": {"guidance": args.guidance}}  # None: the model's default
     try:
         generator = zoo.load(args.name)
         if args.out and not generator.writes_files:

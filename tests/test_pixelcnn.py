@@ -157,7 +157,6 @@ def test_guided_sampling_cached_equals_naive_and_favours_the_label():
     many = tf.constant(np.repeat(np.arange(10), 3), tf.int32)
     guided = tf.function(lambda: sample_cached(model, many, seed, batch=30, guidance=3.0))()
     unguided = tf.function(lambda: sample_cached(model, many, seed, batch=30))()
-
     assert label_posterior(guided, many).mean() > label_posterior(unguided, many).mean() + 0.2  # 0.34 measured
 
 

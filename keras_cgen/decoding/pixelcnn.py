@@ -135,14 +135,12 @@ def sample_cached(model, labels, seed, batch=None, noise=None, guidance=0.0):
     # top and c columns each side; horizontal inputs, the current row only (a pixel's
     # horizontal stack sees its own row), with c columns each side. A buffer written per
     # pixel is copied per pixel outside XLA: one row instead of the image is H times less.
-    def zeros(height_rows, c, channels):
-        return ops.zeros((rows, height_rows, width + 2 * c, channels), "float32")
-
     channels = [1] + [block.filters for block in blocks[:-1]]
     state = {
         "images": ops.zeros((batch, height, width), "int32"),
-        "v_in": [zeros(height + w["c"], w["c"], ch) for w, ch in zip(weights, channels)],
-        "h_in": [zeros(1, w["c"], ch)[:, 0] for w, ch in zip(weights, channels)],
+        "v_in": [ops.zeros((rows, height + w["c"], width + 2 * w["c"], ch), "float32")
+                 for w, ch in zip(weights, channels)],
+        "h_in": [ops.zeros((rows, width + 2 * w["c"], ch), "float32") for w, ch in zip(weights, channels)],
         "v_pre": [ops.zeros((rows, width, 2 * w["block"].filters), "float32") for w in weights],  # row above
         "log_likelihood": ops.zeros((batch, copies), "float32"),  # log p(pixels so far | class), guided
     }

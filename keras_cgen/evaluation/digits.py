@@ -78,11 +78,11 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
         report["systems"][f"this model, temperature {temperature}"] = measure(
             generator, judge, splits, split, limit or per_digit, seed, temperature, likelihood=False,
             options=report["options"])
-    for name, as_trained in generator.draw_options.items():  # e.g. the PixelCNN without guidance
-        if report["options"][name] != as_trained:
-            report["systems"][f"this model, {name} {as_trained}"] = measure(
+    for option, as_trained in generator.draw_options.items():  # e.g. the PixelCNN without guidance
+        if report["options"][option] != as_trained:
+            report["systems"][f"this model, {option} {as_trained}"] = measure(
                 generator, judge, splits, split, limit or per_digit, seed, report["temperature"], likelihood=False,
-                options={**report["options"], name: as_trained})
+                options={**report["options"], option: as_trained})
     report.update(report["systems"]["this model"])
     return report
 

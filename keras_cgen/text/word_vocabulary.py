@@ -3,9 +3,10 @@
 Text is lower-cased and split into runs of letters/digits and single other
 characters (a word that the texts the vocabulary was built from always
 write one way is written back that way: "regional indicator J", "flag:
-Japan"; one written several ways comes back lower-cased); a dash between spaces ("broker - server") is its own token, kept
-apart from a hyphen inside a word ("command-line"), so `decode` can write both
-back. `graph_decode` is the TensorFlow twin of `decode` (tested equal), so an
+Japan"; one written several ways comes back lower-cased); a dash between
+spaces ("broker - server") is its own token, kept apart from a hyphen
+inside a word ("command-line"), so `decode` can write both back.
+`graph_decode` is the TensorFlow twin of `decode` (tested equal), so an
 exported graph returns text with core ops only.
 """
 
