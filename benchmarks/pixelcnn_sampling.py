@@ -14,7 +14,8 @@ first measurement gave 14.3 s vs 2.5 s for 10 digits). Reported: seconds per
 
 `--guidance W` instead times the cached sampler on the zoo model with and
 without guidance by the model's own class posterior (every image runs once per
-class), side by side.
+class), side by side. `--against REV` times this cached sampler against the one
+of git revision REV on the zoo model, interleaved in one process.
 """
 
 import argparse
@@ -71,12 +72,47 @@ def measure_guidance(model, digits, runs, guidance):
     return row
 
 
+def measure_against(model, digits, runs, revision):
+    import importlib.util
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from keras_cgen.decoding.pixelcnn import sample_cached
+
+    source = subprocess.run(["git", "show", f"{revision}:keras_cgen/decoding/pixelcnn.py"], check=True,
+                            capture_output=True, text=True, cwd=Path(__file__).parent).stdout
+    path = Path(tempfile.mkdtemp()) / "pixelcnn_then.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("pixelcnn_then", path)
+    then = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(then)
+    labels = tf.constant(np.arange(digits) % 10, tf.int32)
+    seed = tf.constant([7, 0], tf.int32)
+    now_fn = tf.function(lambda y, s: sample_cached(model, y, s))
+    then_fn = tf.function(lambda y, s: then.sample_cached(model, y, s))
+    same = bool(np.array_equal(now_fn(labels, seed).numpy(), then_fn(labels, seed).numpy()))
+    times = {"now": [], "then": []}
+    for i in range(runs):  # interleaved, alternating which goes first
+        for key, fn in ([("now", now_fn), ("then", then_fn)] if i % 2 == 0 else [("then", then_fn), ("now", now_fn)]):
+            start = time.perf_counter()
+            fn(labels, seed).numpy()
+            times[key].append(time.perf_counter() - start)
+    now, earlier = statistics.median(times["now"]), statistics.median(times["then"])
+    row = (f"| zoo pixelcnn-mnist | {digits} | {now:.2f} | {earlier:.2f} ({revision}) | {earlier / now:.1f}x | "
+           f"{'yes' if same else 'NO'} |")
+    print("| network | digits | this sampler s | earlier sampler s | speed-up | identical images |\n|---|---|---|---|---|---|")
+    print(row, flush=True)
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--digits", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--zoo", action="store_true", help="also the zoo model pixelcnn-mnist")
     parser.add_argument("--guidance", type=float, help="time guided vs unguided cached sampling on the zoo model")
+    parser.add_argument("--against", help="time the cached sampler against git revision AGAINST's on the zoo model")
     args = parser.parse_args()
 
     import keras
@@ -87,6 +123,10 @@ def main():
     # call of the cached loop fail ("TemporaryVariable ... already exists"). Both samplers run so.
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
 
+    if args.against:
+        from keras_cgen import zoo
+
+        return [measure_against(zoo.load("pixelcnn-mnist").model, args.digits, args.runs, args.against)]
     if args.guidance:
         from keras_cgen import zoo
 

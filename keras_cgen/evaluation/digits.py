@@ -192,9 +192,8 @@ LIMITS = {
                  "digit it is drawing (a narrow receptive field) trails by more, as the first zoo PixelCNN's "
                  "(5 blocks of 3x3, 7 rows: 4.67 nats) did; the model's own label-marginalised likelihood is the "
                  "leak check that holds regardless. Guidance by the model's own posterior cannot go past the "
-                 "model's own idea of a digit: on 200 guided samples (guidance 2) its posterior gave the requested "
-                 "digit 1.00 (mean log-posterior -0.004) while the judge disagreed on 8%, so re-ranking samples by "
-                 "that posterior would change nothing (and guidance 4 did no better than 2: 88.5% vs 92.0% there)."),
+                 "model's own idea of a digit: where the judge reads a guided sample as another digit, the model's "
+                 "posterior still gives the requested one, so re-ranking samples by that posterior would not help."),
 }
 
 
