@@ -47,6 +47,19 @@ def test_cached_equals_rerunning_the_whole_model(application, settings):
     assert len(np.unique(cached.sequences.numpy()[:, 0], axis=0)) == 3  # the rows really differ
 
 
+@pytest.mark.parametrize("application", ["unilm", "lm"])
+def test_one_row_step_equals_rerunning_the_whole_model(application):
+    # One row takes its own head path (the embedding transposed before the loop).
+    model = random_model(application, condition_size=3, condition_hidden_units=4)
+    for row in range(len(SOURCES)):
+        inputs = {"token_ids": SOURCES[row:row + 1],
+                  "condition": np.random.default_rng(row).normal(size=(1, 3)).astype("float32")}
+        cached = TransformerDecoder(model).generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
+        rerun = TransformerDecoder(model, use_cache=False).generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
+        np.testing.assert_array_equal(cached.sequences, rerun.sequences)
+        np.testing.assert_allclose(cached.scores, rerun.scores, rtol=1e-4, atol=1e-4)
+
+
 def test_condition_changes_what_is_generated():
     model = random_model("lm", condition_size=2)
     for name in ("Embedding-Norm", "MLM-Norm"):

@@ -255,10 +255,16 @@ def forward(layer, num_layers, token_ids, segment_ids, mask, condition=None, pos
     return x, new_caches
 
 
-def mlm_logits(layer, hidden, condition=None):
-    """The MLM head tied to the token embedding: hidden states -> float32 logits."""
+def mlm_logits(layer, hidden, condition=None, kernel=None):
+    """The MLM head tied to the token embedding: hidden states -> float32 logits.
+
+    `kernel` is the embedding matrix already transposed (`[hidden, vocabulary]`),
+    for a decoding loop that transposes it once before the loop (see
+    `TransformerDecoder.init`)."""
     x = normalize(layer("MLM-Norm"), layer("MLM-Dense")(hidden), condition)
-    return layer("MLM-Bias")(layer("Embedding-Token")(x, reverse=True))
+    if kernel is None:
+        return layer("MLM-Bias")(layer("Embedding-Token")(x, reverse=True))
+    return layer("MLM-Bias")(ops.matmul(x, ops.cast(kernel, x.dtype)))
 
 
 def config_from_model(model):

@@ -101,7 +101,9 @@ class TransformerDecoder(Decoder):
                                    caches=[(empty, empty)] * self.config.num_layers)
         generated = ops.zeros((batch, heads, max_new_tokens, head_size), dtype=self.model.compute_dtype)
         state["caches"] = [(generated, generated)] * self.config.num_layers
-        return state, start_ids, (source_caches, source_mask)
+        # For one-row steps (see `step`); XLA drops it when unused.
+        head_kernel = ops.transpose(self.layer("Embedding-Token").embeddings)
+        return state, start_ids, (source_caches, source_mask, head_kernel)
 
     def step(self, last_token_ids, state, index, shared, cache_write):
         """Feeds one token per row; returns `(logits [N, V], new_state)`."""
@@ -114,8 +116,15 @@ class TransformerDecoder(Decoder):
         mask = ops.logical_and(slots >= 1, slots <= index)[None, None, :]
         hidden, caches = forward(self.layer, self.config.num_layers, last_token_ids[:, None], segments, mask,
                                  state.get("condition"), positions=positions, caches=state["caches"],
-                                 cache_index=index, shared=shared, cache_write=cache_write)
-        return mlm_logits(self.layer, hidden[:, 0], state.get("condition")), {**state, "caches": caches}
+                                 cache_index=index, shared=shared[:2], cache_write=cache_write)
+        # With one row, XLA fuses the head's product with its bias into a
+        # vector-matrix kernel that wants the embedding transposed, and copies
+        # the whole matrix every step (half of a batch-1 step); the copy made
+        # once in `init` avoids it. With more rows the untransposed embedding
+        # is faster (`benchmarks/decode_profile.py`).
+        one_row = last_token_ids.shape[0] == 1
+        logits = mlm_logits(self.layer, hidden[:, 0], state.get("condition"), kernel=shared[2] if one_row else None)
+        return logits, {**state, "caches": caches}
 
     # ---- uncached reference ------------------------------------------------
     def rerun_step(self, last_token_ids, state, index):
