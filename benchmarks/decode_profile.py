@@ -6,7 +6,8 @@ events on (`--xla_cpu_enable_xprof_traceme`), once per (batch, strategy), each
 in its own process, and groups the compiled loop's operations:
 
   dense matmuls    the q/k/v/output projections, the feed-forward and the
-                   vocabulary head (TF MatMul ops; the largest is the head)
+                   vocabulary head (TF MatMul ops, or at one row the dot fused
+                   with its bias; the largest is the head)
   attention dots   the batched query-key and probability-value products
   beam reorder     gathers of every layer's key/value cache by parent beam
   loop copies      copies XLA inserts between loop iterations
@@ -34,7 +35,7 @@ SKIP = ("ThunkExecutor::Execute", "SlinkyThreadPool::Await")  # wrappers around 
 
 
 def group(name):
-    if name.startswith("MatMul"):
+    if name.startswith("MatMul") or name.startswith("dot_"):  # dot_add_fusion: a one-row product fused with its bias
         return "dense matmuls"
     if name.startswith("dot"):
         return "attention dots"
@@ -62,7 +63,7 @@ def thunk_times(xplane_path):
                 continue
             for event in line.events:
                 name = names.get(event.metadata_id, "?")
-                if name not in SKIP:
+                if name not in SKIP and not name.startswith("while"):  # a while thunk holds its body's
                     times[name] += event.duration_ps / 1e9
     return times
 
@@ -88,7 +89,7 @@ def child(batch, strategy, new_tokens):
     by_group = collections.Counter()
     for name, ms in times.items():
         by_group[group(name)] += ms
-    largest = max((n for n in times if n.startswith("MatMul")), key=times.get)
+    largest = max((n for n in times if group(n) == "dense matmuls"), key=times.get)
     return {"batch": batch, "strategy": strategy, "new_tokens": new_tokens,
             "wall_ms_per_step": wall * 1000 / new_tokens,
             "thunk_ms_per_step": sum(times.values()) / new_tokens,

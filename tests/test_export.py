@@ -98,6 +98,9 @@ def test_onnx_decode_loop_answers_like_generate(loaded, emoji, tmp_path, name):
     proto = onnx.load(out / "model.onnx")
     assert "Loop" in {node.op_type for node in proto.graph.node}  # the decode loop is inside the graph
     assert {o.domain or "ai.onnx": o.version for o in proto.opset_import}["ai.onnx"] == 17
+    for loop in [node for node in proto.graph.node if node.op_type == "Loop"]:  # weights are read, not carried
+        body = loop.attribute[0].g
+        assert not [i for i in body.input[2:] if i.name in {o.name for o in body.output}]
     assert (out / generator.config.vocabulary).is_file()
     generation = json.loads((out / "metadata.json").read_text())["generation"]
     assert generation["do_sample"] is False if generator.config.generation.get("do_sample") else True
@@ -187,3 +190,62 @@ def test_cli_generate_evaluate_export_and_serve_check_a_new_family(zoo_env, tmp_
     assert "exists" in capsys.readouterr().err
     assert cli.main(["serve-check", str(tmp_path)]) == 1
     assert "is not an export" in capsys.readouterr().err
+
+
+def test_hoisting_loop_invariants_keeps_a_loop_s_answer():
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto
+    from onnx import helper
+
+    from keras_cgen.export.onnx import hoist_loop_invariants
+
+    # for 3 iterations: h = tanh(h @ w); w and the unused `k` are carried unchanged
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("MatMul", ["h_in", "w_in"], ["hw"]),
+         helper.make_node("Tanh", ["hw"], ["h_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_in", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("w_in", TensorProto.FLOAT, [4, 4]),
+         helper.make_tensor_value_info("k_in", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("w_in", TensorProto.FLOAT, [4, 4]),
+         helper.make_tensor_value_info("k_in", TensorProto.FLOAT, [2])])
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(4, 4)).astype("float32")
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trips", "cond", "h0", "w", "k"], ["h", "w_final", "k_final"], body=body),
+         helper.make_node("Add", ["w_final", "w_final"], ["w2"])],
+        "loop",
+        [helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("w2", TensorProto.FLOAT, [4, 4]),
+         helper.make_tensor_value_info("k_final", TensorProto.FLOAT, [2])],
+        [onnx.numpy_helper.from_array(np.array(3, "int64"), "trips"),
+         onnx.numpy_helper.from_array(np.array(True), "cond"),
+         onnx.numpy_helper.from_array(w, "w"),
+         onnx.numpy_helper.from_array(np.array([1.0, 2.0], "float32"), "k")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    h0 = rng.normal(size=(1, 4)).astype("float32")
+
+    def run(m):
+        return onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"h0": h0})
+
+    before = run(model)
+    assert hoist_loop_invariants(model.graph) == 1  # w; k stays: its final value is a graph output
+    onnx.checker.check_model(model)
+    loop = model.graph.node[0]
+    assert list(loop.input) == ["trips", "cond", "h0", "k"] and list(loop.output) == ["h", "k_final"]
+    assert list(model.graph.node[1].input) == ["w", "w"]
+    after = run(model)
+    for x, y in zip(before, after):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    expected = h0
+    for _ in range(3):
+        expected = np.tanh(expected @ w)
+    np.testing.assert_allclose(after[0], expected, rtol=1e-5, atol=1e-6)
