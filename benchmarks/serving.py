@@ -92,7 +92,9 @@ def main():
     for name in args.models or keras_cgen.zoo.list():
         generator = keras_cgen.zoo.load(name)
         inputs = family(generator.config.family).evaluation_module().requests(generator, 64)
-        settings = onnx_settings(generator)
+        # Only what the ONNX export changes (a sampling default becomes greedy) is passed on.
+        own = generator.settings()
+        settings = {key: value for key, value in onnx_settings(generator).items() if own.get(key) != value}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             saved = export_saved_model(generator, work / name, version=1, **settings)

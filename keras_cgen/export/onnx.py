@@ -78,10 +78,10 @@ def rename_input(graph, old, new):
 
 def onnx_settings(generator, **settings):
     """The generator's settings (its config's defaults updated by `settings`),
-    greedy or beam search where they sample: ONNX has no operator for
-    TensorFlow's stateless sampling."""
+    greedy or beam search where they sample, unless the graph takes its noise
+    as an input: ONNX has no operator for TensorFlow's stateless sampling."""
     settings = generator.settings(**settings)
-    if settings.get("do_sample"):
+    if settings.get("do_sample") and not generator.onnx_noise_input:
         settings["do_sample"] = False
         settings.setdefault("num_beams", 1)
         settings.pop("num_return_sequences", None)

@@ -46,6 +46,7 @@ class DiffusionLMGenerator(Generator):
 
     serving_input = ("section", "string [None]: the class to steer towards (one of the model's labels)")
     onnx_outputs = {"ids": "int32 [batch, sequence_length]: [START] words [END] padding"}
+    onnx_noise_input = True
 
     def __init__(self, directory, config):
         from keras_cgen.models.diffusion_lm import DiffusionLM

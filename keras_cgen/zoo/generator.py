@@ -53,6 +53,11 @@ class Generator:
     stops_at_end = True
     # Whether `cli_lines` writes the file `cgen generate --out` names.
     writes_files = False
+    # Whether the ONNX graph takes its noise as an input (the client draws
+    # it), so a sampling default stays sampling there; else the export
+    # decodes greedily or by beam search (ONNX has no operator for
+    # TensorFlow's stateless sampling).
+    onnx_noise_input = False
 
     def __init__(self, directory, config):
         self.directory = Path(directory)

@@ -41,6 +41,7 @@ class ImageGenerator(Generator):
     serving_input = ("condition", "string [None]: a class by name, e.g. '7', 'seven' or '七'")
     stops_at_end = False
     writes_files = True  # `cgen generate ... --out grid.png`
+    onnx_noise_input = True  # the client sends the noise
     noise_shape = ()
     noise_distribution = "normal"
     score_meaning = ""
