@@ -110,7 +110,8 @@ def main():
             label = {"keras": "Keras generate (XLA)", "saved_model": "SavedModel, fresh TF process",
                      "onnx": "onnxruntime (+ client preparation)"}[kind]
             for size, row in rows.items():
-                print(f"| {name} | {label} | {size} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | "
+                ms = lambda x: f"{x:.1f}" if x < 10 else f"{x:.0f}"  # noqa: E731
+                print(f"| {name} | {label} | {size} | {ms(row['p50_ms'])} | {ms(row['p95_ms'])} | "
                       f"{row['per_s']:.1f} |", flush=True)
 
 
