@@ -75,6 +75,10 @@ print(json.dumps(result))
 """
 
 
+def milliseconds(value):
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=None, help="zoo model names (default: the whole zoo)")
@@ -110,8 +114,7 @@ def main():
             label = {"keras": "Keras generate (XLA)", "saved_model": "SavedModel, fresh TF process",
                      "onnx": "onnxruntime (+ client preparation)"}[kind]
             for size, row in rows.items():
-                ms = lambda x: f"{x:.1f}" if x < 10 else f"{x:.0f}"  # noqa: E731
-                print(f"| {name} | {label} | {size} | {ms(row['p50_ms'])} | {ms(row['p95_ms'])} | "
+                print(f"| {name} | {label} | {size} | {milliseconds(row['p50_ms'])} | {milliseconds(row['p95_ms'])} | "
                       f"{row['per_s']:.1f} |", flush=True)
 
 

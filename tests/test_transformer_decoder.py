@@ -51,11 +51,12 @@ def test_cached_equals_rerunning_the_whole_model(application, settings):
 def test_one_row_step_equals_rerunning_the_whole_model(application):
     # One row takes its own head path (the embedding transposed before the loop).
     model = random_model(application, condition_size=3, condition_hidden_units=4)
+    cached_decoder, rerun_decoder = TransformerDecoder(model), TransformerDecoder(model, use_cache=False)
     for row in range(len(SOURCES)):
         inputs = {"token_ids": SOURCES[row:row + 1],
                   "condition": np.random.default_rng(row).normal(size=(1, 3)).astype("float32")}
-        cached = TransformerDecoder(model).generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
-        rerun = TransformerDecoder(model, use_cache=False).generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
+        cached = cached_decoder.generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
+        rerun = rerun_decoder.generate(inputs, max_new_tokens=7, bad_words_ids=[[0]])
         np.testing.assert_array_equal(cached.sequences, rerun.sequences)
         np.testing.assert_allclose(cached.scores, rerun.scores, rtol=1e-4, atol=1e-4)
 

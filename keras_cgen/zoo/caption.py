@@ -23,6 +23,8 @@ class CaptionGenerator(Generator):
     serving_input = ("image", "string [None]: encoded PNG or JPEG bytes")
 
     def __init__(self, directory, config):
+        import tensorflow as tf
+
         from keras_cgen.models import BertConfig
         from keras_cgen.models import TransformerDecoder
         from keras_cgen.models import build_image_captioner
@@ -35,16 +37,9 @@ class CaptionGenerator(Generator):
         self.image_size = config.encoder["image_size"]
         self.encoder = self.model.get_layer("Image-Encoder")
         self.decoder = TransformerDecoder(self.model.get_layer("Caption-LM"))
-        self.encode = None  # the encoder as a graph function, built on first use
-
-    def encode_images(self, pixels):
-        """Float images `[B, size, size, 3]` -> the encoder's features, as one
-        graph: run op by op, MobileNetV2 took ~0.5 s per request."""
-        import tensorflow as tf
-
-        if self.encode is None:
-            self.encode = tf.function(lambda x: self.encoder(x, training=False), reduce_retracing=True)
-        return self.encode(tf.convert_to_tensor(pixels, tf.float32))
+        # Float images [B, size, size, 3] -> features, as one graph: op by op,
+        # MobileNetV2 took ~0.5 s per request.
+        self.encode_images = tf.function(lambda x: self.encoder(x, training=False), reduce_retracing=True)
 
     def max_new_tokens_limit(self):
         return self.config.transformer["max_position"]  # positions 0 ([START]) .. max_new_tokens - 1
