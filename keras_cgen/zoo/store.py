@@ -1,5 +1,5 @@
 """The zoo's weight store: where the models are, their checksums, and fp16
-safetensors weights keyed by layer name.
+(or int8) safetensors weights keyed by layer name.
 
 Each model folder holds `config.json`, the vocabulary, the weights,
 `MODEL_CARD.md` and `MANIFEST.sha256` (every file's checksum). A missing file
@@ -79,12 +79,82 @@ def named_weights(model):
     return named
 
 
+# int8 storage: matrices of at least this many values; smaller ones (biases,
+# norms, scales) stay float16, where rounding to 255 levels would cost most.
+INT8_MIN_SIZE = 4096
+SCALE_SUFFIX = ":int8_scale"
+
+
 def save_weights(model, path, dtype="float16"):
-    """Writes every variable of `model` into a safetensors file, in `dtype`
-    (float16 halves a zoo model; inference runs in float32)."""
+    """Writes every variable of `model` into a safetensors file: `dtype`
+    "float16" halves a zoo model; "int8" quarters its matrices (weight-only:
+    each row of a matrix viewed as `[-1, last axis]` is rounded to 255 levels
+    of its largest magnitude, the row scales kept beside it in float16). Both
+    are read back into float32 variables: inference runs in float32."""
     from safetensors.numpy import save_file
 
-    save_file({key: np.asarray(v.numpy(), dtype=dtype) for key, v in named_weights(model).items()}, str(path))
+    save_file(stored_tensors({key: variable.numpy() for key, variable in named_weights(model).items()}, dtype),
+              str(path))
+
+
+def stored_tensors(arrays, dtype):
+    """`{name: array}` as `save_weights` stores them in `dtype`."""
+    if dtype not in ("float16", "int8"):
+        raise ValueError(f"`dtype` must be 'float16' or 'int8', got {dtype!r}.")
+    tensors = {}
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if dtype == "int8" and value.dtype.kind == "f" and value.ndim >= 2 and value.size >= INT8_MIN_SIZE:
+            tensors[key], tensors[key + SCALE_SUFFIX] = quantize_int8(value)
+        else:
+            tensors[key] = value.astype("float16") if value.dtype.kind == "f" else value
+    return tensors
+
+
+def convert_weights(source, destination, dtype="int8"):
+    """Writes zoo folder `destination` (new; whole or not at all): a copy of
+    model folder `source` whose safetensors weights are stored in `dtype`
+    (`save_weights`), with a new manifest. `cgen convert-weights`."""
+    from safetensors.numpy import load_file
+    from safetensors.numpy import save_file
+
+    from keras_cgen.training import write_zoo_folder
+
+    source = find(source)
+    content = {}
+    for path in sorted(source.iterdir()):
+        if path.name == MANIFEST or not path.is_file():
+            continue
+        if path.suffix == ".safetensors":
+            tensors = load_file(str(path))
+            scales = {k.removesuffix(SCALE_SUFFIX): tensors.pop(k) for k in [*tensors] if k.endswith(SCALE_SUFFIX)}
+            arrays = {k: dequantize_int8(v, scales[k]) if k in scales else v for k, v in tensors.items()}
+            content[path.name] = lambda out, arrays=arrays: save_file(stored_tensors(arrays, dtype), str(out))
+        else:
+            content[path.name] = path.read_bytes()
+    return write_zoo_folder(destination, content)
+
+
+def weights_dtype(path):
+    """How a `save_weights` file stores its matrices: "int8" or "float16"."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return "int8" if any(key.endswith(SCALE_SUFFIX) for key in f.keys()) else "float16"
+
+
+def quantize_int8(value):
+    """`(int8 values, float16 scales)` of a matrix, one scale per row of its
+    `[-1, last axis]` view; `dequantize_int8` inverts it to within half a step."""
+    rows = value.reshape(-1, value.shape[-1]).astype("float32")
+    scales = (np.abs(rows).max(axis=1) / 127).astype("float16")
+    safe = np.where(scales > 0, scales.astype("float32"), 1.0)[:, None]
+    return np.clip(np.round(rows / safe), -127, 127).astype("int8").reshape(value.shape), scales
+
+
+def dequantize_int8(values, scales):
+    rows = values.reshape(-1, values.shape[-1]).astype("float32") * scales.astype("float32")[:, None]
+    return rows.reshape(values.shape)
 
 
 def load_weights(model, path, new_layers=()):
@@ -95,6 +165,7 @@ def load_weights(model, path, new_layers=()):
     from safetensors.numpy import load_file
 
     tensors = load_file(str(path))
+    scales = {key.removesuffix(SCALE_SUFFIX): tensors.pop(key) for key in [*tensors] if key.endswith(SCALE_SUFFIX)}
     variables = named_weights(model)
     fresh = {key for key in variables if key.split("/")[0] in new_layers}
     missing = sorted(set(variables) - set(tensors) - fresh)
@@ -107,7 +178,7 @@ def load_weights(model, path, new_layers=()):
         value = tensors[key]
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(f"'{path}': {key!r} has shape {value.shape}, the model wants {tuple(variable.shape)}.")
-        variable.assign(value.astype(variable.dtype))
+        variable.assign((dequantize_int8(value, scales[key]) if key in scales else value).astype(variable.dtype))
 
 
 def find(name):
@@ -122,7 +193,7 @@ def find(name):
 
 
 def load_model_weights(model, path):
-    """Zoo weights: fp16 safetensors (`save_weights`) or a Keras `.weights.h5`."""
+    """Zoo weights: fp16 or int8 safetensors (`save_weights`) or a Keras `.weights.h5`."""
     if Path(path).suffix == ".safetensors":
         load_weights(model, path)
     else:
