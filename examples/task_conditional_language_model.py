@@ -162,6 +162,7 @@ def main():
         if checkpoint:
             model = load_bert(checkpoint, "lm", keep_tokens=keep_tokens, **conditional)
             transformer = config_from_model(model)
+            args.hidden_size = args.num_layers = args.num_heads = None  # the checkpoint's (kept out of the record)
         else:
             model = build_transformer(transformer, "lm", **conditional)
         schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.05, warmup_target=args.learning_rate,

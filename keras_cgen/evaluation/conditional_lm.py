@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cgen.evaluation.cards import checkpoint_licence
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
 from keras_cgen.evaluation.metrics import distinct_n
@@ -130,7 +131,8 @@ def write_card(report, directory, command):
     checkpoint = (config.training or {}).get("checkpoint")
     storage = weights_dtype(Path(directory) / config.weights)
     if checkpoint:
-        backbone = (f"Starts from a pretrained Chinese BERT, {checkpoint}; its licence binds this model. "
+        backbone = (f"Starts from a pretrained Chinese BERT, {checkpoint}. Weights licence: "
+                    f"{checkpoint_licence(checkpoint)}. "
                     "A fresh LM head; the CLN's condition projections start at zero (step 0 is the "
                     "pretrained network).")
         symbols = (f"the checkpoint's WordPiece vocabulary (one token per Chinese character) cut to the "
