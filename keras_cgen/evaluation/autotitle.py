@@ -13,12 +13,12 @@ import numpy as np
 from keras_cgen.evaluation.cards import checkpoint_licence
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.cards import weights_storage
 from keras_cgen.evaluation.metrics import Score
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import is_chinese
 from keras_cgen.evaluation.metrics import rouge_l
 from keras_cgen.evaluation.metrics import score
-from keras_cgen.zoo.store import weights_dtype
 
 
 def lead(body, length, language):
@@ -294,8 +294,8 @@ share bodies), deterministic: {sizes} pairs. Body: at most {config.max_source_le
 {config.max_new_tokens} tokens.{pretraining_note(config.training)}
 
 ## Model
-{parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config.vocabulary}); weights stored as
-{weights_dtype(directory / config.weights)} safetensors ({weights_mb:.1f} MB), run in float32.
+{parameters:,} parameters, vocabulary {len(generator.vocabulary):,} ({config.vocabulary}); weights:
+{weights_storage(generator)} ({weights_mb:.1f} MB).
 
 ## Training
 {training_lines(config)}

@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.cards import weights_storage
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import markdown_table
 
@@ -197,8 +198,8 @@ of the code points. Licences: {licences}.
 
 ## Model
 {parameters:,} parameters: the encoder and a {config.transformer['num_layers']}-layer,
-{config.transformer['hidden_size']}-wide caption LM ({len(generator.vocabulary)} symbols). fp16 safetensors,
-run in float32.
+{config.transformer['hidden_size']}-wide caption LM ({len(generator.vocabulary)} symbols).
+{weights_storage(generator)}.
 
 ## Training
 {training_lines(config)}

@@ -31,6 +31,16 @@ def checkpoint_licence(checkpoint):
     return "not recorded here: see the checkpoint's own licence"
 
 
+def weights_storage(generator):
+    """How a zoo model's weights are stored, for its card."""
+    from keras_cgen.zoo.store import weights_dtype
+
+    if weights_dtype(generator.directory / generator.config.weights) == "int8":
+        return ("int8 safetensors (weight-only: one float16 scale per matrix row, `cgen convert-weights`), "
+                "run in float32")
+    return "fp16 safetensors, run in float32"
+
+
 def training_lines(config):
     """The card's training command(s), time and note, from a `ZooConfig`."""
     trained = config.training or {}

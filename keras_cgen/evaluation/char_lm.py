@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.cards import weights_storage
 
 PROMPT = "KING.\n"  # a speaker line, as the plays write them
 
@@ -99,7 +100,7 @@ training: the other {(config.data or {}).get('train_characters', 0):,} character
 
 ## Model
 {config.builder['num_layers']} x LSTM({config.builder['hidden_units']}), embedding
-{config.builder['embedding_dim']}: {parameters:,} parameters (fp16 safetensors, run in float32).
+{config.builder['embedding_dim']}: {parameters:,} parameters ({weights_storage(generator)}).
 
 ## Training
 {training_lines(config)}

