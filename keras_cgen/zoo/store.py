@@ -115,7 +115,6 @@ def convert_weights(source, destination, dtype="int8"):
     """Writes zoo folder `destination` (new; whole or not at all): a copy of
     model folder `source` whose safetensors weights are stored in `dtype`
     (`save_weights`), with a new manifest. `cgen convert-weights`."""
-    from safetensors.numpy import load_file
     from safetensors.numpy import save_file
 
     from keras_cgen.training import write_zoo_folder
@@ -126,9 +125,7 @@ def convert_weights(source, destination, dtype="int8"):
         if path.name == MANIFEST or not path.is_file():
             continue
         if path.suffix == ".safetensors":
-            tensors = load_file(str(path))
-            scales = {k.removesuffix(SCALE_SUFFIX): tensors.pop(k) for k in [*tensors] if k.endswith(SCALE_SUFFIX)}
-            arrays = {k: dequantize_int8(v, scales[k]) if k in scales else v for k, v in tensors.items()}
+            arrays = read_weights(path)
             content[path.name] = lambda out, arrays=arrays: save_file(stored_tensors(arrays, dtype), str(out))
         else:
             content[path.name] = path.read_bytes()
@@ -157,15 +154,21 @@ def dequantize_int8(values, scales):
     return rows.reshape(values.shape)
 
 
+def read_weights(path):
+    """`{name: array}` of a `save_weights` file, int8 matrices dequantised to float32."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(path))
+    scales = {key.removesuffix(SCALE_SUFFIX): tensors.pop(key) for key in [*tensors] if key.endswith(SCALE_SUFFIX)}
+    return {key: dequantize_int8(value, scales[key]) if key in scales else value for key, value in tensors.items()}
+
+
 def load_weights(model, path, new_layers=()):
     """Assigns a `save_weights` file to `model`; every variable must be there
     with its shape (no silent random init) and nothing may be left over,
     except the variables of `new_layers` (names of layers the file's model did
     not have, which keep their initial values: say so to the user)."""
-    from safetensors.numpy import load_file
-
-    tensors = load_file(str(path))
-    scales = {key.removesuffix(SCALE_SUFFIX): tensors.pop(key) for key in [*tensors] if key.endswith(SCALE_SUFFIX)}
+    tensors = read_weights(path)
     variables = named_weights(model)
     fresh = {key for key in variables if key.split("/")[0] in new_layers}
     missing = sorted(set(variables) - set(tensors) - fresh)
@@ -178,7 +181,7 @@ def load_weights(model, path, new_layers=()):
         value = tensors[key]
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(f"'{path}': {key!r} has shape {value.shape}, the model wants {tuple(variable.shape)}.")
-        variable.assign((dequantize_int8(value, scales[key]) if key in scales else value).astype(variable.dtype))
+        variable.assign(value.astype(variable.dtype))
 
 
 def find(name):
