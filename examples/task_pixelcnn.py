@@ -34,6 +34,11 @@ def main():
     parser.add_argument("--num-blocks", type=int, default=5)
     parser.add_argument("--kernel-size", type=int, default=3, help="odd width of the blocks after the first")
     parser.add_argument("--head-units", type=int, default=64)
+    parser.add_argument("--spatial-condition-channels", type=int, default=0,
+                        help="also a learned [28, 28, S] map per digit, a bias per position in every block "
+                             "(location-dependent conditioning; 0: the label as a per-channel bias only)")
+    parser.add_argument("--guidance", type=float, default=0.0,
+                        help="the zoo model's default sampling guidance (0: sample the model as trained)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -54,7 +59,7 @@ def main():
     valid = binarised_split(splits, "valid", "int32", with_labels=conditional)
     builder = dict(num_classes=10 if conditional else None, image_size=28, filters=args.filters,
                    num_blocks=args.num_blocks, kernel_size=args.kernel_size, head_units=args.head_units,
-                   levels=2)
+                   levels=2, spatial_condition_channels=args.spatial_condition_channels if conditional else 0)
     steps = args.epochs * -(-len(splits["train"][0]) // args.batch_size)
     with strategy.scope():
         model = build_conditional_pixelcnn(**builder)
@@ -67,7 +72,8 @@ def main():
                            batch_size=args.batch_size, callbacks=[training.TimeBudget(args.minutes)])
 
     config = zoo.ZooConfig(family="pixelcnn", vocabulary="conditions.json", max_new_tokens=28 * 28,
-                           generation={"do_sample": True}, builder=builder,
+                           generation={"do_sample": True, **({"guidance": args.guidance} if conditional else {})},
+                           builder=builder,
                            labels=[str(d) for d in range(10)] if conditional else None,
                            data=BINARISED,
                            training=training.record(__file__, args, minutes))

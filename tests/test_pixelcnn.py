@@ -15,10 +15,10 @@ from keras_cgen.layers import pixelcnn_masks
 from keras_cgen.models import build_conditional_pixelcnn
 
 
-def tiny(num_classes=10, size=8):
+def tiny(num_classes=10, size=8, spatial=0):
     keras.utils.set_random_seed(0)
     return build_conditional_pixelcnn(num_classes, image_size=size, filters=8, num_blocks=3, kernel_size=3,
-                                      first_kernel_size=3, head_units=8)
+                                      first_kernel_size=3, head_units=8, spatial_condition_channels=spatial)
 
 
 def test_masks():
@@ -32,16 +32,19 @@ def test_masks():
         GatedPixelCNNBlock(8, 3, "C")
 
 
-def test_block_against_numpy(rng):
-    """One conditional block, computed with explicit loops over the masked kernels."""
+@pytest.mark.parametrize("spatial", [False, True])
+def test_block_against_numpy(rng, spatial):
+    """One conditional block (with or without a spatial condition), computed
+    with explicit loops over the masked kernels."""
     x = rng.normal(size=(2, 5, 5, 2)).astype("float32")
     condition = np.eye(3, dtype="float32")[[0, 2]]
+    maps = [rng.normal(size=(2, 5, 5, 3)).astype("float32")] if spatial else []
     block = GatedPixelCNNBlock(4, 3, "B")
-    block([x, x[..., :1].repeat(4, -1), condition])
+    block([x, x[..., :1].repeat(4, -1), condition, *maps])
     for w in block.weights:
         w.assign(rng.normal(size=w.shape, scale=0.5))
     h_in = rng.normal(size=(2, 5, 5, 4)).astype("float32")
-    v_out, h_out = (np.asarray(t) for t in block([x, h_in, condition]))
+    v_out, h_out = (np.asarray(t) for t in block([x, h_in, condition, *maps]))
 
     def conv(inputs, kernel, mask):  # "same" padding, cross-correlation, explicit loops
         kh, kw = mask.shape
@@ -58,17 +61,22 @@ def test_block_against_numpy(rng):
     w = {v.name: np.asarray(v) for v in block.weights}
     vertical_mask, horizontal_mask = pixelcnn_masks(3, "B")
     v = conv(x, w["vertical_kernel"], vertical_mask) + w["vertical_bias"] + (condition @ w["vertical_condition"])[:, None, None]
-    above = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
     h = (conv(h_in, w["horizontal_kernel"], horizontal_mask) + w["horizontal_bias"]
-         + (condition @ w["horizontal_condition"])[:, None, None] + above @ w["vertical_to_horizontal"])
+         + (condition @ w["horizontal_condition"])[:, None, None])
+    if spatial:  # a bias per position; the vertical one reaches the horizontal stack one row down, with v
+        v = v + maps[0] @ w["vertical_spatial"]
+        h = h + maps[0] @ w["horizontal_spatial"]
+    above = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
+    h = h + above @ w["vertical_to_horizontal"]
     np.testing.assert_allclose(v_out, gate(v), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(h_out, gate(h) @ w["output_kernel"] + w["output_bias"] + h_in, rtol=1e-4, atol=1e-5)
 
 
-def test_each_pixel_sees_exactly_the_pixels_before_it(rng):
+@pytest.mark.parametrize("spatial", [0, 2])
+def test_each_pixel_sees_exactly_the_pixels_before_it(rng, spatial):
     """Perturbing pixel p changes no output at or before p in raster order, and
     the 3-block receptive field has no blind spot (the pixel up and to the right)."""
-    model = tiny(size=6)
+    model = tiny(size=6, spatial=spatial)
     image = rng.integers(0, 256, (1, 6, 6)).astype("int32")
     label = np.array([3], "int32")
     base = np.asarray(model({"image": image, "label": label}))
@@ -93,8 +101,9 @@ def test_condition_changes_the_distribution_and_twin_has_no_condition(rng):
     assert set(twin.input) == {"image"} and twin.count_params() < model.count_params()
 
 
-def test_training_step_lowers_the_nll_and_round_trips(rng, tmp_path):
-    model = tiny()
+@pytest.mark.parametrize("spatial", [0, 2])
+def test_training_step_lowers_the_nll_and_round_trips(rng, tmp_path, spatial):
+    model = tiny(spatial=spatial)
     images = np.tile(np.arange(8, dtype="int32")[None, None, :] * 30, (16, 8, 1))  # a learnable gradient
     x = {"image": images, "label": np.arange(16, dtype="int32") % 10}
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -105,7 +114,10 @@ def test_training_step_lowers_the_nll_and_round_trips(rng, tmp_path):
     assert model.evaluate(x, images, verbose=0) < 0.5 * before
     roundtrip_keras_file(model, tmp_path, x)
     block = model.get_layer("PixelCNN-Block-1")
-    assert_from_config_equal(block, [np.zeros((2, 8, 8, 8), "float32")] * 2 + [np.eye(10, dtype="float32")[:2]])
+    maps = [rng.normal(size=(2, 8, 8, spatial)).astype("float32")] if spatial else []
+    assert_from_config_equal(block, [np.zeros((2, 8, 8, 8), "float32")] * 2 + [np.eye(10, dtype="float32")[:2], *maps])
+    with pytest.raises(ValueError, match="`spatial_condition_channels` must be an int >= 0, got -1"):
+        tiny(spatial=-1)
 
 
 def random_weights(model, seed=0):
@@ -115,11 +127,11 @@ def random_weights(model, seed=0):
     return model
 
 
-@pytest.mark.parametrize("num_classes", [10, None])
-def test_cached_sampling_draws_the_naive_samples(num_classes):
+@pytest.mark.parametrize("num_classes, spatial", [(10, 0), (None, 0), (10, 2)])
+def test_cached_sampling_draws_the_naive_samples(num_classes, spatial):
     import tensorflow as tf
 
-    model = random_weights(tiny(num_classes, size=6))
+    model = random_weights(tiny(num_classes, size=6, spatial=spatial))
     labels = tf.constant([0, 3, 9], tf.int32)
     seed = tf.constant([7, 0], tf.int32)
     naive = tf.function(lambda: sample_naive(model, labels, seed, batch=3))()
@@ -128,6 +140,9 @@ def test_cached_sampling_draws_the_naive_samples(num_classes):
     assert naive.shape == (3, 6, 6) and len(np.unique(naive)) > 10  # real draws, not a constant image
     again = tf.function(lambda: sample_cached(model, labels, tf.constant([8, 0], tf.int32), batch=3))()
     assert np.mean(np.asarray(again) != np.asarray(cached)) > 0.5  # another seed, other images
+    if spatial:  # guided: every image runs under every class, each with its own class map
+        naive = tf.function(lambda: sample_naive(model, labels, seed, batch=3, guidance=2.0))()
+        np.testing.assert_array_equal(tf.function(lambda: sample_cached(model, labels, seed, guidance=2.0))(), naive)
 
 
 def test_guided_sampling_cached_equals_naive_and_favours_the_label():

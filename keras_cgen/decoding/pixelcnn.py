@@ -118,6 +118,10 @@ def sample_cached(model, labels, seed, batch=None, noise=None, guidance=0.0):
         condition = ops.tile(ops.eye(classes), (batch, 1))
     else:
         condition = ops.one_hot(labels, classes)
+    spatial = None  # the class maps `[rows, H, W, S]` of a model with location-dependent conditioning
+    if condition is not None and blocks[0].spatial:
+        maps = model.get_layer("PixelCNN-Spatial-Condition")
+        spatial = ops.reshape(maps(ops.argmax(condition, axis=-1)), (rows, height, width, -1))
 
     weights = []
     for block in blocks:
@@ -152,6 +156,8 @@ def sample_cached(model, labels, seed, batch=None, noise=None, guidance=0.0):
             c = w["c"]
             strip = ops.slice(v_in[i], (0, row, 0, 0), (-1, c + 1, -1, -1))
             pre = ops.conv(strip, w["vertical"], padding="valid")[:, 0] + w["v_bias"][..., None, :]
+            if spatial is not None:
+                pre = pre + ops.matmul(ops.take(spatial, row, axis=1), w["block"].vertical_spatial)
             v_pre[i] = pre
             if i + 1 < len(weights):
                 nxt = weights[i + 1]["c"]
@@ -165,6 +171,9 @@ def sample_cached(model, labels, seed, batch=None, noise=None, guidance=0.0):
             c, block = w["c"], w["block"]
             window = ops.slice(h_in[i], (0, column, 0), (-1, 2 * c + 1, -1))
             pre = ops.einsum("bwc,wco->bo", window, w["horizontal"][0]) + w["h_bias"]
+            if spatial is not None:
+                here = ops.take(ops.take(spatial, row, axis=1), column, axis=1)  # [rows, S]
+                pre = pre + ops.matmul(here, block.horizontal_spatial)
             above = ops.take(state["v_pre"][i], column, axis=1)  # the row above (zeros for row 0)
             pre = pre + ops.matmul(above, block.vertical_to_horizontal)
             out = ops.matmul(block.gate(pre), block.output_kernel) + block.output_bias

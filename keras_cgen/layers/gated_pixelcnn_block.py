@@ -34,7 +34,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         y = tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h)
 
     where h is the condition (a per-channel bias through `V`, the same at every
-    pixel). The horizontal stack also reads the vertical stack's features of
+    pixel) plus, optionally, a spatial condition s (a map `[H, W, S]` computed
+    from the condition alone, e.g. a learned map per class: V_s * s is then a
+    bias that differs per position, the paper's location-dependent
+    conditioning). The horizontal stack also reads the vertical stack's features of
     the row above (a 1x1 convolution) and has a residual connection after the
     first block. See `pixelcnn_masks` for what each output sees.
 
@@ -43,9 +46,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         kernel_size: odd width of the masked kernels.
         mask_type: "A" for the first block (it reads the image), "B" after.
 
-    Call as `block([vertical, horizontal])` or `block([vertical, horizontal,
-    condition])` with images `[B, H, W, C]` and a condition `[B, D]`; returns
-    `[vertical, horizontal]`, each `[B, H, W, filters]`.
+    Call as `block([vertical, horizontal])`, `block([vertical, horizontal,
+    condition])` or `block([vertical, horizontal, condition, spatial])` with
+    images `[B, H, W, C]`, a condition `[B, D]` and a spatial condition
+    `[B, H, W, S]`; returns `[vertical, horizontal]`, each `[B, H, W, filters]`.
 
     Example:
     >>> image = keras.random.uniform((2, 8, 8, 1))
@@ -77,10 +81,17 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.vertical_to_horizontal = weight("vertical_to_horizontal", (gates, gates))
         self.output_kernel = weight("output_kernel", (self.filters, self.filters))
         self.output_bias = weight("output_bias", (self.filters,), "zeros")
-        self.conditional = len(input_shape) == 3
+        if len(input_shape) not in (2, 3, 4):
+            raise ValueError(f"GatedPixelCNNBlock takes [vertical, horizontal] and optionally a condition and a "
+                             f"spatial condition: 2 to 4 inputs, got {len(input_shape)}.")
+        self.conditional = len(input_shape) >= 3
         if self.conditional:
             self.vertical_condition = weight("vertical_condition", (input_shape[2][-1], gates))
             self.horizontal_condition = weight("horizontal_condition", (input_shape[2][-1], gates))
+        self.spatial = len(input_shape) == 4
+        if self.spatial:
+            self.vertical_spatial = weight("vertical_spatial", (input_shape[3][-1], gates))
+            self.horizontal_spatial = weight("horizontal_spatial", (input_shape[3][-1], gates))
         self.residual = self.mask_type == "B" and input_shape[1][-1] == self.filters
         self.built = True
 
@@ -103,6 +114,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             condition = ops.cast(inputs[2], v.dtype)
             v = v + ops.matmul(condition, self.vertical_condition)[:, None, None, :]
             h = h + ops.matmul(condition, self.horizontal_condition)[:, None, None, :]
+        if self.spatial:
+            spatial = ops.cast(inputs[3], v.dtype)
+            v = v + ops.matmul(spatial, self.vertical_spatial)
+            h = h + ops.matmul(spatial, self.horizontal_spatial)
         above = ops.pad(v, ((0, 0), (1, 0), (0, 0), (0, 0)))[:, :-1]  # row i gets the vertical stack's row i - 1
         h = h + ops.matmul(above, self.vertical_to_horizontal)
         out = ops.matmul(self.gate(h), self.output_kernel) + self.output_bias
