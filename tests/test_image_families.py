@@ -274,3 +274,25 @@ def test_pixelcnn_guidance_option_in_python_the_graph_and_the_cli(loaded, image_
     np.testing.assert_array_equal(grid[:, :SIZE], guided[0])
     assert main(["generate", "cvae-tiny", "3", "--guidance", "1", "--out", str(tmp_path / "c.png")]) == 2
     assert "guidance" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+
+
+def test_option_sweep_judges_each_value_on_its_own_seed(loaded):
+    """The card's evidence for a default draw option: each value's samples
+    (their own seed) judged overall and per digit."""
+    import keras
+
+    from keras_cgen.evaluation.digit_judge import DigitJudge
+    from keras_cgen.evaluation.digit_judge import build_digit_judge
+    from keras_cgen.evaluation.digits import sweep
+
+    keras.utils.set_random_seed(0)
+    judge = DigitJudge(build_digit_judge(image_size=SIZE))  # untrained: any classifier will do here
+    generator = loaded["pixelcnn"]
+    result = sweep(generator, judge, "guidance", (0.0, 2.0), per_digit=3, seed=5)
+    assert (result["per_digit"], result["seed"], set(result["values"])) == (3, 5, {"0.0", "2.0"})
+    for value, row in result["values"].items():
+        samples = np.stack(generator.generate(generator.vocabulary.classes, n=3, seed=5, guidance=float(value)))
+        agree = judge.log_probs(samples.reshape(-1, SIZE, SIZE)).argmax(-1).reshape(10, 3) == np.arange(10)[:, None]
+        assert row["label_accuracy"] == pytest.approx(agree.mean())
+        assert row["worst_accuracy"] == pytest.approx(agree.mean(1).min())
+        assert row["worst_digit"] == str(int(np.argmin(agree.mean(1))))

@@ -83,8 +83,39 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
             report["systems"][f"this model, {option} {as_trained}"] = measure(
                 generator, judge, splits, split, limit or per_digit, seed, report["temperature"], likelihood=False,
                 options={**report["options"], option: as_trained})
+    report["sweeps"] = {option: sweep(generator, judge, option, values, seed=seed + 1)
+                        for option, values in generator.option_sweeps.items()}
     report.update(report["systems"]["this model"])
     return report
+
+
+def sweep(generator, judge, option, values, per_digit=20, seed=1):
+    """Judge label accuracy (overall, worst digit) of samples drawn with each
+    of `values` of a draw option: the evidence for the model's default, on a
+    seed other than the tables'."""
+    out = {}
+    for value in values:
+        samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed,
+                                              **{option: value}))
+        requested = np.repeat(np.arange(len(samples)), per_digit)
+        correct = judge.log_probs(samples.reshape(-1, *samples.shape[2:])).argmax(-1) == requested
+        per_class = [float(correct[requested == d].mean()) for d in range(len(samples))]
+        worst = int(np.argmin(per_class))
+        out[str(value)] = {"label_accuracy": float(correct.mean()), "worst_digit": generator.vocabulary.classes[worst],
+                           "worst_accuracy": per_class[worst]}
+    return {"per_digit": per_digit, "seed": seed, "values": out}
+
+
+def sweep_text(report):
+    """The card's tables of the draw-option sweeps."""
+    text = ""
+    for option, result in report.get("sweeps", {}).items():
+        rows = [[value, f"{100 * r['label_accuracy']:.1f}", f"{r['worst_digit']}: {100 * r['worst_accuracy']:.1f}"]
+                for value, r in result["values"].items()]
+        text += (f"\n`{option}` ({result['per_digit']} samples per digit, seed {result['seed']}: not the tables' "
+                 f"samples); the default ({report['options'].get(option)}) is chosen here:\n\n"
+                 + markdown_table([option, "label accuracy (judge), %", "worst digit, %"], rows))
+    return text
 
 
 def measure(generator, judge, splits, split, per_digit, seed, temperature=None, likelihood=True, options=None):
@@ -173,6 +204,19 @@ FAMILY_TEXT = {
                  "(`--stop-after N` when the model's time budget stopped it after N epochs), kept out of the zoo; "
                  "\"cvae\": `cvae-mnist` on the same digits."),
 }
+SPATIAL_TEXT = (" Location-dependent conditioning too (the paper's section 2.3): a learned {size}x{size}x{channels} "
+                "map per digit, read by every block through a 1x1 projection, a bias that differs per position "
+                "(where a digit of that class tends to have ink). It depends on the label only, so no pixel sees a "
+                "later one through it.")
+
+
+def family_text(config):
+    """The card's model paragraph (with the numbers of this model's config)."""
+    builder = config.builder or {}
+    text = FAMILY_TEXT.get(config.family, config.family)
+    if builder.get("spatial_condition_channels"):
+        text += SPATIAL_TEXT.format(size=builder["image_size"], channels=builder["spatial_condition_channels"])
+    return text
 
 
 LIMITS = {
@@ -187,7 +231,7 @@ LIMITS = {
                  "k // 2 rows more (k: its kernel width), so this model's pixels see at most {rows} rows above them "
                  "(of 28). Each pixel is well predicted from its neighbourhood (the likelihood), but strokes "
                  "drawn far apart are tied only through the label: the judge's label accuracy measures how well "
-                 "samples keep a digit's global shape. The bound of ln 10 nats between the model and its "
+                 "samples keep a digit's global shape{spatial}. The bound of ln 10 nats between the model and its "
                  "unconditional twin assumes both fit p(x) equally well; a twin whose context cannot tell which "
                  "digit it is drawing (a narrow receptive field) trails by more, as the first zoo PixelCNN's "
                  "(5 blocks of 3x3, 7 rows: 4.67 nats) did; the model's own label-marginalised likelihood is the "
@@ -201,7 +245,9 @@ def limits(config):
     """The card's limitations of a family (with the numbers of this model's config)."""
     builder = config.builder or {}
     rows = 3 + (builder.get("num_blocks", 1) - 1) * (builder.get("kernel_size", 3) // 2)
-    return LIMITS.get(config.family, "").format(rows=rows)
+    spatial = " (the per-position class maps tie them to where the digit's strokes usually are)" \
+        if builder.get("spatial_condition_channels") else ""
+    return LIMITS.get(config.family, "").format(rows=rows, spatial=spatial)
 
 
 def targets(report):
@@ -261,7 +307,7 @@ def write_card(report, directory, command):
     judge = report["judge"]
     text = f"""# {report['name']}
 
-{FAMILY_TEXT.get(config.family, config.family)}
+{family_text(config)}
 
 ```python
 import keras_cgen
@@ -296,7 +342,7 @@ split against it at the same count.
 {markdown_table(header, rows)}
 Judge agreement per requested digit (%):
 
-{digits}
+{digits}{sweep_text(report)}
 ### Likelihood ({report['split']} digits{", once-binarised" if report['binarised'] else ""})
 {likelihood_text}
 

@@ -51,6 +51,7 @@ class ImageGenerator(Generator):
     # trained (e.g. the PixelCNN's `guidance`): Python values, fixed when a graph is built; the
     # config's `generation` holds the model's defaults, which the exports serve.
     draw_options = {}
+    option_sweeps = {}  # option -> the values the card's evaluation tries (the evidence for the default)
 
     def __init__(self, directory, config):
         super().__init__(directory, config)

@@ -17,6 +17,7 @@ class PixelCNNGenerator(ImageGenerator):
     grappler_options = {"arithmetic_optimization": False}
     score_meaning = "log p(image | condition) under the model, nats"
     draw_options = {"guidance": 0.0}
+    option_sweeps = {"guidance": (0.0, 1.0, 2.0, 3.0, 4.0)}
 
     def __init__(self, directory, config):
         from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
