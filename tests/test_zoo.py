@@ -319,3 +319,14 @@ def test_warmup_covers_every_length_bucket(loaded):
     generator = loaded("charrnn-tiny")
     widths = {generator.prompt_ids([prompt]).shape[1] for prompt in generator.warmup_inputs()}
     assert widths == {generator.prompt_ids(["x" * n]).shape[1] for n in range(1, 400)} == set(range(16, 257, 16))
+
+
+def test_the_committed_zoo_stays_within_80_mb():
+    """The zoo travels in the repository and the wheel: at most 80 MB (decimal) in all."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[1] / "zoo"
+    sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+    largest = sorted(sizes, key=sizes.get, reverse=True)[:3]
+    assert sum(sizes.values()) <= 80e6, (f"zoo/ holds {sum(sizes.values()) / 1e6:.1f} MB (at most 80); largest: "
+                                         + ", ".join(f"{n} {sizes[n] / 1e6:.1f} MB" for n in largest))
