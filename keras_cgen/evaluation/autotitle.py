@@ -79,8 +79,10 @@ def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, 
         runs.insert(1, (BEFORE, generator, {"num_beams": 4, "no_repeat_ngram_size": 0, "spelling": False}))
     scored = score_runs(runs, pairs, title_length([p["title"] for p in splits["train"]], language), language,
                         resamples)
+    lead_row = scored["systems"].pop(scored["lead_label"])  # the carried rows go beside the other models
     for label, path in earlier.items():
         scored["systems"][f"{label} (beam 4)"] = earlier_row(path, f"{label} (beam 4)", split, len(pairs))
+    scored["systems"][scored["lead_label"]] = lead_row
     picks = np.random.default_rng(seed + 1).choice(len(pairs), min(6, len(pairs)), replace=False)
     samples = [{"package": pairs[i]["package"], "body": pairs[i]["body"], "reference": pairs[i]["title"],
                 "beam 4": scored["outputs"]["beam 4"][i], "greedy": scored["outputs"]["greedy"][i]} for i in picks]
@@ -99,6 +101,7 @@ def evaluate(name, split="test", limit=None, compare=None, seed=0, splits=None, 
     del scored["outputs"]
     return {"name": generator.directory.name, "language": language, "split": split, "examples": len(pairs),
             "no_repeat_choice": choice, "split_sizes": {k: len(v) for k, v in splits.items()}, **scored,
+            "carried": {f"{label} (beam 4)": str(path) for label, path in earlier.items()},
             "samples": samples, "news": news}
 
 
@@ -198,6 +201,15 @@ def results_table(systems):
         f"| {label} | {s['rouge1']} | {s['rouge2']} | {s['rougeL']} | {s['bleu']} |"
         + (f" {s['rougeL_cased']} |" if cased else "") + f" {s.get('repeated_bigram', 'n/a')} |\n"
         for label, s in systems.items())
+
+
+def carried_text(report):
+    """Which rows were carried over from an earlier evaluation."""
+    carried = report.get("carried")
+    if not carried:
+        return ""
+    return ("\nCarried over from an earlier evaluation of the same pairs (the models are no longer at hand): "
+            + "; ".join(f"{label} ({path})" for label, path in carried.items()) + ".\n")
 
 
 def news_text(report):
@@ -326,7 +338,7 @@ def limitations(report):
         text += (f"\nIt does not beat the lead baseline (the body's first words) significantly on "
                  f"{' nor on '.join(misses)}; {repeats} % of its test titles repeat a bigram, and words it has not "
                  "learnt come back misspelt (the samples above). On text unlike its training pairs, the body's first "
-                 "words are as good a title.")
+                 "words are as good a title, or better.")
     return text
 
 
@@ -382,7 +394,7 @@ share bodies), deterministic: {sizes} pairs. Body: at most {config.max_source_le
 resamples), BLEU x 100 (sacrebleu, {"zh" if is_chinese(config.language) else "13a"} tokenizer,
 lower-cased). {"ROUGE per character." if is_chinese(config.language) else "ROUGE with rouge-score's tokenizer."}
 
-{results_table(report["systems"])}{title_form_text(report)}
+{results_table(report["systems"])}{carried_text(report)}{title_form_text(report)}
 ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
 bootstrap of the per-example difference: {report['beats_lead']} ({"beats the lead: the interval is above 0"
 if report['beats_lead'].low > 0 else "does NOT beat the lead: the interval reaches 0 or below"}).
