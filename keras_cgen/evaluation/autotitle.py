@@ -186,11 +186,17 @@ def choose_no_repeat(generator, pairs, sizes=(0, 2, 3), limit=500, seed=0):
 
 def summary(report):
     """What `cgen evaluate` prints."""
-    text = results_table(report["systems"]) + f"beam 4 - lead, ROUGE-L (paired bootstrap): {report['beats_lead']}"
-    if report.get("news"):
-        text += (f"\n\nPeople's Daily test pairs ({report['news']['examples']}):\n" + results_table(report["news"]["systems"])
-                 + f"beam 4 - lead, ROUGE-L (paired bootstrap): {report['news']['beats_lead']}")
-    return text
+    parts = [("", report)] + ([(f"People's Daily test pairs ({report['news']['examples']}):\n", report["news"])]
+                              if report.get("news") else [])
+    return "\n\n".join(title + results_table(scored["systems"])
+                       + f"beam 4 - lead, ROUGE-L (paired bootstrap): {scored['beats_lead']}" for title, scored in parts)
+
+
+def versus_lead(scored):
+    """The card's sentence on beam 4 against the lead baseline (`score_runs`'s result)."""
+    beam, lead = scored["systems"]["beam 4"]["rougeL"], scored["systems"][scored["lead_label"]]["rougeL"]
+    return (f"ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired\n"
+            f"bootstrap of the per-example difference: {scored['beats_lead']}")
 
 
 def results_table(systems):
@@ -217,7 +223,6 @@ def news_text(report):
     news = report.get("news")
     if not news:
         return ""
-    beam, lead = news["systems"]["beam 4"]["rougeL"], news["systems"][news["lead_label"]]["rougeL"]
     return f"""
 ### People's Daily test pairs
 Out of the Debian domain: {news['examples']} headline <- article pairs of People's Daily (January 1998;
@@ -225,8 +230,7 @@ the test split of `cgen data peoples-daily-titles`, none seen in training), the 
 model's bodies are. Same measures.
 
 {results_table(news["systems"])}
-ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
-bootstrap of the per-example difference: {news['beats_lead']}.
+{versus_lead(news)}.
 """
 
 
@@ -357,7 +361,6 @@ def write_card(report, directory, command):
                     f"(package `{report['samples'][0]['package']}`), one row per generated token.\n")
     sizes = ", ".join(f"{k} {v:,}" for k, v in report["split_sizes"].items())
     weights_mb = (directory / config.weights).stat().st_size / 1e6
-    beam, lead = report["systems"]["beam 4"]["rougeL"], report["systems"][report["lead_label"]]["rougeL"]
     samples = "\n".join(
         f"| `{s['package']}` | {s['body'][:140].replace(chr(10), ' ').replace('|', '/')}... | {s['reference']} "
         f"| {s['beam 4']} | {s['greedy']} |" for s in report["samples"])
@@ -395,8 +398,7 @@ resamples), BLEU x 100 (sacrebleu, {"zh" if is_chinese(config.language) else "13
 lower-cased). {"ROUGE per character." if is_chinese(config.language) else "ROUGE with rouge-score's tokenizer."}
 
 {results_table(report["systems"])}{carried_text(report)}{title_form_text(report)}
-ROUGE-L of beam 4 against the lead baseline: {100 * beam.mean:.1f} vs {100 * lead.mean:.1f}; paired
-bootstrap of the per-example difference: {report['beats_lead']} ({"beats the lead: the interval is above 0"
+{versus_lead(report)} ({"beats the lead: the interval is above 0"
 if report['beats_lead'].low > 0 else "does NOT beat the lead: the interval reaches 0 or below"}).
 Decoding time for these {report['examples']:,} pairs (batches of 64, 2-core CPU): {timing}.
 {news_text(report)}

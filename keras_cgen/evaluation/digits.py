@@ -95,13 +95,9 @@ def sweep(generator, judge, option, values, per_digit=20, seed=1):
     seed other than the tables'."""
     out = {}
     for value in values:
-        samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed,
-                                              **{option: value}))
-        requested = np.repeat(np.arange(len(samples)), per_digit)
-        correct = judge.log_probs(samples.reshape(-1, *samples.shape[2:])).argmax(-1) == requested
-        per_class = [float(correct[requested == d].mean()) for d in range(len(samples))]
-        worst = int(np.argmin(per_class))
-        out[str(value)] = {"label_accuracy": float(correct.mean()), "worst_digit": generator.vocabulary.classes[worst],
+        _, _, _, correct, per_class = judged_samples(generator, judge, per_digit, seed, **{option: value})
+        worst = min(per_class, key=per_class.get)
+        out[str(value)] = {"label_accuracy": float(correct.mean()), "worst_digit": worst,
                            "worst_accuracy": per_class[worst]}
     return {"per_digit": per_digit, "seed": seed, "values": out}
 
@@ -135,13 +131,8 @@ def measure(generator, judge, splits, split, per_digit, seed, temperature=None, 
     if not generator.config.labels:
         return out  # an unconditional twin: its likelihood is what it is compared on
     train, _, _ = real_digits(generator.config, "train", splits)
-    samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed,
-                                          temperature=temperature, **(options or {})))  # [10, n, H, W]
-    requested = np.repeat(np.arange(len(samples)), per_digit)
-    flat = samples.reshape(-1, *samples.shape[2:])
-    log_probs = judge.log_probs(flat)
-    correct = log_probs.argmax(-1) == requested
-    per_class = {generator.vocabulary.classes[d]: float(correct[requested == d].mean()) for d in range(len(samples))}
+    flat, requested, log_probs, correct, per_class = judged_samples(generator, judge, per_digit, seed,
+                                                                    temperature=temperature, **(options or {}))
 
     rng = np.random.default_rng(seed)
     real_features = judge.features(as_judged(real, binary))
@@ -157,6 +148,19 @@ def measure(generator, judge, splits, split, per_digit, seed, temperature=None, 
             "frechet": frechet_distance(generated, reference), "frechet_real_vs_real": frechet_distance(other_real, reference),
             "precision": precision, "recall": recall,
             "memorised_share": memorised_share(generated, train_features, real_features)}
+
+
+def judged_samples(generator, judge, per_digit, seed, **settings):
+    """`per_digit` samples of every class drawn with `settings` and what the
+    judge says of them: `(samples [N, H, W], requested class ids [N], judge
+    log-probabilities [N, K], correct [N], {class: accuracy})`."""
+    samples = np.stack(generator.generate(generator.vocabulary.classes, n=per_digit, seed=seed, **settings))
+    requested = np.repeat(np.arange(len(samples)), per_digit)
+    flat = samples.reshape(-1, *samples.shape[2:])
+    log_probs = judge.log_probs(flat)
+    correct = log_probs.argmax(-1) == requested
+    per_class = {generator.vocabulary.classes[d]: float(correct[requested == d].mean()) for d in range(len(samples))}
+    return flat, requested, log_probs, correct, per_class
 
 
 def summarise_nats(values, pixels):
