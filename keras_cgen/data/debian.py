@@ -254,6 +254,18 @@ SECTION_CLASSES = {
 CLASS_OF_SECTION = {section: name for name, sections in SECTION_CLASSES.items() for section in sections}
 
 
+def copy_pairs(pairs):
+    """Self-supervised pairs that teach a title model to copy: each sentence of
+    a body becomes the "title" of that body. With ~1k real pairs (Chinese) a
+    model cannot learn to copy from the titles alone."""
+    out = []
+    for pair in pairs:
+        for sentence in re.split(r"[。；！？\n.;!?]", pair["body"]):
+            if 4 <= len(sentence.strip()) <= 40:
+                out.append({"body": pair["body"], "title": sentence.strip(" ，,：:")})
+    return out
+
+
 def packages_files(root=None):
     """The `Packages` indexes the same `apt-get update` fetched."""
     return sorted(p for p in (cache_dir(root) / "lists").glob("*_binary-*_Packages*") if not p.name.endswith(".diff"))
