@@ -57,3 +57,16 @@ def test_title_form_counts_repeats_and_keeps_case():
     assert cased["rougeL_cased"].mean == pytest.approx(2 * 3 / 8)  # "qt" != "Qt"
     assert evaluation.score(["qt model support library"], ["Qt model support library"], "en")["rougeL"].mean == 1.0
     assert "rougeL_cased" not in autotitle.title_form(["命令行"], ["命令行"], "zh_CN", resamples=10)
+
+
+def test_training_lines_list_what_was_tried():
+    from keras_cgen.evaluation.cards import training_lines
+    from keras_cgen.zoo import ZooConfig
+
+    trained = {"minutes": 3.5, "hardware": "2 cores", "finished": "2026-12-01", "command": "python a.py",
+               "tried": ["a bigger backbone (`python a.py --big`): 61% vs 80%", "guidance 4: 86%"]}
+    lines = training_lines(ZooConfig(family="unilm", vocabulary="vocab.txt", max_new_tokens=8, training=trained))
+    assert lines.splitlines() == ["- Command: `python a.py`", "- Time: 3.5 minutes on 2 cores, 2026-12-01.",
+                                  "- Tried, not kept: a bigger backbone (`python a.py --big`): 61% vs 80%",
+                                  "- Tried, not kept: guidance 4: 86%"]
+    assert "Tried" not in training_lines(ZooConfig(family="unilm", vocabulary="vocab.txt", max_new_tokens=8))

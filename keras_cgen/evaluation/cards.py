@@ -42,11 +42,14 @@ def weights_storage(generator):
 
 
 def training_lines(config):
-    """The card's training command(s), time and note, from a `ZooConfig`."""
+    """The card's training command(s), time and note, and what was tried and
+    not kept (`training["tried"]`: measured attempts, each with its commands),
+    from a `ZooConfig`."""
     trained = config.training or {}
     return (f"- Command: {recipe_stages(trained)}\n"
             f"- Time: {trained.get('minutes', 'n/a')} minutes on {trained.get('hardware', 'n/a')}, "
-            f"{trained.get('finished', '')}." + (f"\n- {trained['note']}" if trained.get("note") else ""))
+            f"{trained.get('finished', '')}." + (f"\n- {trained['note']}" if trained.get("note") else "")
+            + "".join(f"\n- Tried, not kept: {attempt}" for attempt in trained.get("tried", [])))
 
 
 def finish_card(directory, text, report):

@@ -33,7 +33,9 @@ class ZooConfig:
             from the end of a longer text.
         labels, conditioning: a conditional LM's labels and how it reads
             them ("layer_norm", "first_token" or "none").
-        data, training: where the data and the weights came from (for the card).
+        data, training: where the data and the weights came from (for the card;
+            `training["note"]` a remark, `training["tried"]` measured attempts
+            that were not kept, each with its commands).
 
     Example:
     >>> config = ZooConfig(family="char_rnn", vocabulary="vocab.json", max_new_tokens=400,
