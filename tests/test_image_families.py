@@ -38,7 +38,8 @@ def tiny(family):
         builder = dict(num_classes=10, image_size=SIZE, latent_dim=3, filters=4)
         gan = ConditionalGAN(build_cgan_generator(**builder), build_cgan_discriminator(10, SIZE, filters=4, hidden_units=8))
         return gan, {**builder, "discriminator_filters": 4, "discriminator_hidden_units": 8}, {}
-    builder = dict(num_classes=10, image_size=SIZE, filters=4, num_blocks=2, head_units=8, levels=2)
+    builder = dict(num_classes=10, image_size=SIZE, filters=4, num_blocks=2, head_units=8, levels=2,
+                   spatial_condition_channels=2)  # as the zoo model: a learnt map per class
     return build_conditional_pixelcnn(**builder), builder, BINARISED
 
 
