@@ -238,7 +238,7 @@ LIMITS = {
                  "samples keep a digit's global shape{spatial}. The bound of ln 10 nats between the model and its "
                  "unconditional twin assumes both fit p(x) equally well; a twin whose context cannot tell which "
                  "digit it is drawing (a narrow receptive field) trails by more, as the first zoo PixelCNN's "
-                 "(5 blocks of 3x3, 7 rows: 4.67 nats) did; the model's own label-marginalised likelihood is the "
+                 "(5 blocks of 3x3, 7 rows: 4.67 nats) did{twin}; the model's own label-marginalised likelihood is the "
                  "leak check that holds regardless. Guidance by the model's own posterior cannot go past the "
                  "model's own idea of a digit: where the judge reads a guided sample as another digit, the model's "
                  "posterior still gives the requested one, so re-ranking samples by that posterior would not help."),
@@ -251,7 +251,10 @@ def limits(config):
     rows = 3 + (builder.get("num_blocks", 1) - 1) * (builder.get("kernel_size", 3) // 2)
     spatial = " (the per-position class maps tie them to where the digit's strokes usually are)" \
         if builder.get("spatial_condition_channels") else ""
-    return LIMITS.get(config.family, "").format(rows=rows, spatial=spatial)
+    twin = (", and so does a twin without position: the per-position class maps bring where a pixel is, which "
+            "the twin's convolutions never see (a fairer twin would learn one map shared by every digit; not trained "
+            "here)") if builder.get("spatial_condition_channels") else ""
+    return LIMITS.get(config.family, "").format(rows=rows, spatial=spatial, twin=twin)
 
 
 def targets(report):
