@@ -131,32 +131,30 @@ def main():
           f"{len(news['train'])} news pairs, {len(vocabulary)} tokens")
 
     keras.mixed_precision.set_dtype_policy(args.precision)
-    news_steps = args.news_pretraining_epochs * (args.news_steps_per_epoch or len(news["train"]) // args.batch_size)
+    # Stages before the Debian pairs: (work folder, stage, pair kind, rows, epochs, steps per epoch).
     copies = {name: [row for row in encode_pairs(copy_pairs(splits[name]), vocabulary, *lengths) if visible(row)]
               for name in ("train", "valid")} if args.copy_pretraining_epochs else {"train": [], "valid": []}
-    copy_steps = args.copy_pretraining_epochs * (args.copy_steps_per_epoch or len(copies["train"]) // args.batch_size)
+    stages = [("unilm-news", "news", "headline pairs",
+               {name: encode_pairs(news[name], vocabulary, *lengths) for name in ("train", "valid")},
+               args.news_pretraining_epochs, args.news_steps_per_epoch),
+              ("unilm-copy", "copy", "body -> own sentence pairs", copies, args.copy_pretraining_epochs,
+               args.copy_steps_per_epoch)]
+    stages = [(folder, stage, kind, rows, epochs, steps or len(rows["train"]) // args.batch_size)
+              for folder, stage, kind, rows, epochs, steps in stages if epochs]
     with strategy.scope():
         model = load_bert(checkpoint, "unilm", keep_tokens=keep_tokens)
-        total = news_steps + copy_steps + args.epochs * args.steps_per_epoch  # one schedule over both stages
+        total = sum(epochs * steps for *_, epochs, steps in stages) + args.epochs * args.steps_per_epoch  # one schedule, every stage
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, total - total // 10, warmup_target=args.learning_rate, warmup_steps=total // 10)
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0), training.target_loss(),
                       jit_compile=not args.no_jit_compile)
     minutes = 0
-    if news_steps:
-        print(f"news pre-training on {len(news['train'])} headline pairs")
+    for folder, stage, kind, rows, epochs, steps in stages:
+        print(f"{stage} pre-training on {len(rows['train'])} {kind}")
         minutes += training.fit(
-            model, dataset(encode_pairs(news["train"], vocabulary, *lengths), args.batch_size, True, longest),
-            dataset(encode_pairs(news["valid"], vocabulary, *lengths), args.batch_size, False, longest),
-            epochs=args.news_pretraining_epochs, steps_per_epoch=news_steps // args.news_pretraining_epochs,
-            work=training.work_dir("unilm-news", args.work), patience=args.news_pretraining_epochs)
-    if copy_steps:
-        print(f"copy pre-training on {len(copies['train'])} body -> own sentence pairs")
-        minutes += training.fit(
-            model, dataset(copies["train"], args.batch_size, True, longest),
-            dataset(copies["valid"], args.batch_size, False, longest), epochs=args.copy_pretraining_epochs,
-            steps_per_epoch=copy_steps // args.copy_pretraining_epochs, work=training.work_dir("unilm-copy", args.work),
-            patience=args.copy_pretraining_epochs)
+            model, dataset(rows["train"], args.batch_size, True, longest),
+            dataset(rows["valid"], args.batch_size, False, longest), epochs=epochs, steps_per_epoch=steps,
+            work=training.work_dir(folder, args.work), patience=epochs)
     work = training.work_dir("unilm", args.work)
     minutes += training.fit(model, train, valid, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                             work=work, patience=2)

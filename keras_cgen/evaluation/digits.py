@@ -249,11 +249,12 @@ def limits(config):
     """The card's limitations of a family (with the numbers of this model's config)."""
     builder = config.builder or {}
     rows = 3 + (builder.get("num_blocks", 1) - 1) * (builder.get("kernel_size", 3) // 2)
-    spatial = " (the per-position class maps tie them to where the digit's strokes usually are)" \
-        if builder.get("spatial_condition_channels") else ""
-    twin = (", and so does a twin without position: the per-position class maps bring where a pixel is, which "
-            "the twin's convolutions never see (a fairer twin would learn one map shared by every digit; not trained "
-            "here)") if builder.get("spatial_condition_channels") else ""
+    spatial, twin = "", ""
+    if builder.get("spatial_condition_channels"):
+        spatial = " (the per-position class maps tie them to where the digit's strokes usually are)"
+        twin = (", and so does a twin without position: the per-position class maps bring where a pixel is, which "
+                "the twin's convolutions never see (a fairer twin would learn one map shared by every digit; not "
+                "trained here)")
     return LIMITS.get(config.family, "").format(rows=rows, spatial=spatial, twin=twin)
 
 
