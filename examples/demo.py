@@ -17,7 +17,7 @@ import numpy as np
 import keras_cgen
 from keras_cgen.data import load_pairs
 
-MODELS = {"en": ["autotitle-unilm-en", "autotitle-lstm-en"], "zh_CN": ["autotitle-lstm-zh"]}
+MODELS = {"en": ["autotitle-unilm-en", "autotitle-lstm-en"], "zh_CN": ["autotitle-lstm-zh", "autotitle-unilm-zh"]}
 
 
 def main():
