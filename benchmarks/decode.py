@@ -44,8 +44,8 @@ def prompt_ids():
 
 def cgen_lstm_runner(strategy, new_tokens):
     import keras_cgen  # noqa: F401
-    from keras_cgen.models import LSTMSeq2SeqDecoder
-    from keras_cgen.models import build_lstm_seq2seq
+    from keras_cgen.families.autotitle import LSTMSeq2SeqDecoder
+    from keras_cgen.families.autotitle import build_lstm_seq2seq
 
     model = build_lstm_seq2seq(VOCAB, embedding_dim=128, hidden_units=256, pointer=True)
     decoder = LSTMSeq2SeqDecoder(model, start_id=2)

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from keras_cgen import evaluation
-from keras_cgen.evaluation import autotitle
+from keras_cgen.families.autotitle import evaluate as autotitle
 from keras_cgen import zoo
 from keras_cgen.data import load_pairs
 

@@ -38,7 +38,7 @@ with strategy.scope():
         y = rng.integers(1, 3700, (batch * 4, length))
         weights = x["segment_ids"].astype("float32")
     else:
-        from keras_cgen.models import build_lstm_seq2seq
+        from keras_cgen.families.autotitle import build_lstm_seq2seq
         model = build_lstm_seq2seq(8000, embedding_dim=128, hidden_units=256, dropout=0.1)
         batch = 64
         x = {"source_ids": rng.integers(1, 8000, (batch * 4, 96)).astype("int32"),

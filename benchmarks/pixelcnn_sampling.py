@@ -40,8 +40,8 @@ def timed(function, labels, seed, runs):
 
 
 def measure(name, model, digits, runs):
-    from keras_cgen.decoding.pixelcnn import sample_cached
-    from keras_cgen.decoding.pixelcnn import sample_naive
+    from keras_cgen.families.digits.pixelcnn_sampling import sample_cached
+    from keras_cgen.families.digits.pixelcnn_sampling import sample_naive
 
     labels = tf.constant(np.arange(digits) % 10, tf.int32)
     seed = tf.constant([7, 0], tf.int32)
@@ -57,7 +57,7 @@ def measure(name, model, digits, runs):
 
 
 def measure_guidance(model, digits, runs, guidance):
-    from keras_cgen.decoding.pixelcnn import sample_cached
+    from keras_cgen.families.digits.pixelcnn_sampling import sample_cached
 
     labels = tf.constant(np.arange(digits) % 10, tf.int32)
     seed = tf.constant([7, 0], tf.int32)
@@ -78,9 +78,9 @@ def measure_against(model, digits, runs, revision):
     import tempfile
     from pathlib import Path
 
-    from keras_cgen.decoding.pixelcnn import sample_cached
+    from keras_cgen.families.digits.pixelcnn_sampling import sample_cached
 
-    source = subprocess.run(["git", "show", f"{revision}:keras_cgen/decoding/pixelcnn.py"], check=True,
+    source = subprocess.run(["git", "show", f"{revision}:keras_cgen/families/digits/pixelcnn_sampling.py"], check=True,
                             capture_output=True, text=True, cwd=Path(__file__).parent).stdout
     path = Path(tempfile.mkdtemp()) / "pixelcnn_then.py"
     path.write_text(source)
@@ -117,7 +117,7 @@ def main():
 
     import keras
 
-    from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
+    from keras_cgen.families.digits.pixelcnn import build_conditional_pixelcnn
 
     # As PixelCNNGenerator builds its sampler: grappler's AddOpsRewrite temporaries make a repeated
     # call of the cached loop fail ("TemporaryVariable ... already exists"). Both samplers run so.

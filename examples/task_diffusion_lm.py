@@ -24,13 +24,14 @@ import tensorflow as tf
 
 import keras_cgen  # noqa: F401
 from keras_cgen import training
+from keras_cgen.zoo import record
 from keras_cgen import zoo
 from keras_cgen.data.debian import SECTION_CLASSES
 from keras_cgen.data.debian import load_synopses
-from keras_cgen.models.diffusion_lm import DiffusionLM
-from keras_cgen.models.diffusion_lm import build_diffusion_denoiser
-from keras_cgen.models.diffusion_lm import build_latent_classifier
-from keras_cgen.models.diffusion_lm import respaced_schedule
+from keras_cgen.families.diffusion_lm.model import DiffusionLM
+from keras_cgen.families.diffusion_lm.model import build_diffusion_denoiser
+from keras_cgen.families.diffusion_lm.model import build_latent_classifier
+from keras_cgen.families.diffusion_lm.model import respaced_schedule
 from keras_cgen.text import WordVocabulary
 
 
@@ -136,10 +137,10 @@ def main():
         language="en", labels=list(SECTION_CLASSES),
         data={"dataset": "Debian package synopses (Translation-en) labelled by Section (Packages)",
               "sections": SECTION_CLASSES, "kept": round(kept, 4), "training_synopses": len(train_ids)},
-        training=training.record(__file__, args, lm_minutes + classifier_minutes,
+        training=record.record(__file__, args, lm_minutes + classifier_minutes,
                                  diffusion_minutes=round(lm_minutes, 1),
                                  classifier_minutes=round(classifier_minutes, 1)))
-    training.save_zoo_model(args.out, config, lm, vocabulary, work, files={
+    zoo.save_zoo_model(args.out, config, lm, vocabulary, work, files={
         "classifier.safetensors": lambda path: zoo.save_weights(classifier, path),
         "classifier_history.csv": (work_classifier / "history.csv").read_text()})
 

@@ -18,13 +18,14 @@ import numpy as np
 
 import keras_cgen  # noqa: F401
 from keras_cgen import training
+from keras_cgen.zoo import record
 from keras_cgen import zoo
 from keras_cgen.data.debian import SECTION_CLASSES
 from keras_cgen.data.debian import load_synopses
-from keras_cgen.decoding.fudge import build_prefix_classifier
+from keras_cgen.families.diffusion_lm.fudge import build_prefix_classifier
 from keras_cgen.text import load_vocabulary
 from keras_cgen.text import pad_rows
-from keras_cgen.zoo.conditional_lm import lm_row
+from keras_cgen.families.conditional_lm.preprocess import lm_row
 
 
 def arrays(rows, vocabulary, max_words):
@@ -58,9 +59,9 @@ def main():
     work = training.work_dir("fudge", args.work)
     minutes = training.fit(classifier, train, valid, epochs=args.epochs, work=work, batch_size=args.batch_size,
                            patience=2)
-    training.write_zoo_folder(args.out, {
+    zoo.write_zoo_folder(args.out, {
         "prefix_classifier.json": {"builder": builder, "labels": list(SECTION_CLASSES), "lm": lm.name,
-                                   "training": training.record(__file__, args, minutes)},
+                                   "training": record.record(__file__, args, minutes)},
         "prefix_classifier.safetensors": lambda path: zoo.save_weights(classifier, path),
         "history.csv": (work / "history.csv").read_text()})
     print(f"wrote {args.out} after {minutes:.1f} min")

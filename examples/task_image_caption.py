@@ -23,13 +23,14 @@ import numpy as np
 
 import keras_cgen  # noqa: F401
 from keras_cgen import training
+from keras_cgen.zoo import record
 from keras_cgen import zoo
 from keras_cgen.checkpoints import mobilenet_v2_weights
 from keras_cgen.data.emoji import load_emoji
 from keras_cgen.images import read_image
 from keras_cgen.models import BertConfig
-from keras_cgen.models import build_image_captioner
-from keras_cgen.models import build_image_encoder
+from keras_cgen.families.caption import build_image_captioner
+from keras_cgen.families.caption import build_image_encoder
 from keras_cgen.text import CharVocabulary
 from keras_cgen.text import WordVocabulary
 
@@ -177,8 +178,8 @@ def main():
     config = zoo.ZooConfig(family="image_caption", language=args.language, transformer=transformer.to_dict(),
                            encoder=encoder_config, vocabulary="words.json" if args.unit == "words" else "vocab.json",
                            max_new_tokens=args.max_length + 1,
-                           generation={"num_beams": 4}, training=training.record(__file__, args, minutes))
-    training.save_zoo_model(args.out, config, final, vocabulary, work)
+                           generation={"num_beams": 4}, training=record.record(__file__, args, minutes))
+    zoo.save_zoo_model(args.out, config, final, vocabulary, work)
 
 
 if __name__ == "__main__":

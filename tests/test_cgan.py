@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cgen.models.cgan import ConditionalGAN
-from keras_cgen.models.cgan import build_cgan_discriminator
-from keras_cgen.models.cgan import build_cgan_generator
+from keras_cgen.families.digits.cgan import ConditionalGAN
+from keras_cgen.families.digits.cgan import build_cgan_discriminator
+from keras_cgen.families.digits.cgan import build_cgan_generator
 
 
 def tiny_gan():

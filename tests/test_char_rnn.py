@@ -5,9 +5,9 @@ import pytest
 from conftest import roundtrip_keras_file
 from keras_cgen import zoo
 from keras_cgen.data.shakespeare import VALID_PLAYS, TEST_PLAYS, load_works
-from keras_cgen.evaluation.char_lm import char_lm_loss
-from keras_cgen.models import CharRNNDecoder
-from keras_cgen.models import build_char_rnn
+from keras_cgen.families.char_lm.evaluate import char_lm_loss
+from keras_cgen.families.char_lm import CharRNNDecoder
+from keras_cgen.families.char_lm import build_char_rnn
 from keras_cgen.text import CharVocabulary
 
 
@@ -97,8 +97,8 @@ def test_loss_of_a_uniform_model_is_log_vocabulary(tiny_zoo, fixture_cache):
 
 
 def test_card_from_a_measured_report(tiny_zoo, fixture_cache):
-    from keras_cgen.evaluation.char_lm import evaluate
-    from keras_cgen.evaluation.char_lm import write_card
+    from keras_cgen.families.char_lm.evaluate import evaluate
+    from keras_cgen.families.char_lm.evaluate import write_card
 
     folder = tiny_zoo / "charrnn-tiny"
     report = evaluate(str(folder), runs=1)

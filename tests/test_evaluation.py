@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_cgen import evaluation
-from keras_cgen.evaluation import autotitle
+from keras_cgen.families.autotitle import evaluate as autotitle
 
 
 def test_identical_and_disjoint_titles():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from keras_cgen.decoding import generate
-from keras_cgen.decoding.fudge import FudgeProcessor
-from keras_cgen.decoding.fudge import build_prefix_classifier
+from keras_cgen.families.diffusion_lm.fudge import FudgeProcessor
+from keras_cgen.families.diffusion_lm.fudge import build_prefix_classifier
 
 
 def test_processor_rescores_the_top_k_against_numpy():
@@ -49,14 +49,13 @@ def test_engine_samples_more_of_what_the_classifier_wants():
 
 
 def test_prefix_classifier_folder_round_trip(tmp_path):
-    from keras_cgen import training
     from keras_cgen import zoo
-    from keras_cgen.decoding.fudge import load_prefix_classifier
+    from keras_cgen.families.diffusion_lm.fudge import load_prefix_classifier
 
     keras.utils.set_random_seed(0)
     builder = {"vocabulary_size": 12, "num_classes": 3, "embedding_dim": 4, "units": 8}
     classifier = build_prefix_classifier(**builder)
-    training.write_zoo_folder(tmp_path / "fudge", {
+    zoo.write_zoo_folder(tmp_path / "fudge", {
         "prefix_classifier.json": {"builder": builder, "labels": ["a", "b", "c"]},
         "prefix_classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
     loaded, labels = load_prefix_classifier(tmp_path / "fudge")

@@ -8,7 +8,7 @@ from conftest import roundtrip_keras_file
 from keras_cgen import zoo
 from keras_cgen.data.emoji import load_emoji
 from keras_cgen.images import read_image
-from keras_cgen.models import build_image_encoder
+from keras_cgen.families.caption import build_image_encoder
 
 SIZE = CAPTION_SIZE
 
@@ -116,8 +116,8 @@ def test_the_image_conditions_the_caption(captioner):
 
 
 def test_card_from_a_measured_report(captioner, emoji, monkeypatch):
-    from keras_cgen.evaluation.caption import evaluate
-    from keras_cgen.evaluation.caption import write_card
+    from keras_cgen.families.caption.evaluate import evaluate
+    from keras_cgen.families.caption.evaluate import write_card
 
     monkeypatch.setenv("KERAS_CGEN_CACHE", str(emoji[0]))
     if not (emoji[0] / "checkpoints").is_dir() or not any((emoji[0] / "checkpoints").iterdir()):

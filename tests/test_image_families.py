@@ -12,16 +12,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.export import export_onnx
 from keras_cgen.export import export_saved_model
 from keras_cgen.export.check import serve_check
-from keras_cgen.models.cgan import ConditionalGAN
-from keras_cgen.models.cgan import build_cgan_discriminator
-from keras_cgen.models.cgan import build_cgan_generator
-from keras_cgen.models.cvae import build_cvae
-from keras_cgen.models.pixelcnn import build_conditional_pixelcnn
+from keras_cgen.families.digits.cgan import ConditionalGAN
+from keras_cgen.families.digits.cgan import build_cgan_discriminator
+from keras_cgen.families.digits.cgan import build_cgan_generator
+from keras_cgen.families.digits.cvae import build_cvae
+from keras_cgen.families.digits.pixelcnn import build_conditional_pixelcnn
 from keras_cgen.text import ConditionVocabulary
 from keras_cgen.zoo.image_generator import ImageGenerator
 
@@ -52,7 +51,7 @@ def image_zoo(tmp_path_factory):
         config = zoo.ZooConfig(family=family, vocabulary="conditions.json", max_new_tokens=SIZE * SIZE,
                                generation={"do_sample": True}, builder=builder, labels=[str(d) for d in range(10)],
                                data=data)
-        training.save_zoo_model(root / f"{family}-tiny", config, model, ConditionVocabulary.digits())
+        zoo.save_zoo_model(root / f"{family}-tiny", config, model, ConditionVocabulary.digits())
     return root
 
 
@@ -198,9 +197,9 @@ def test_likelihoods_are_per_digit_nats(loaded):
 
 
 def test_cards_compare_binarised_models_with_binarised_digits_and_check_the_targets():
-    from keras_cgen.evaluation.digits import as_judged
-    from keras_cgen.evaluation.digits import real_digits
-    from keras_cgen.evaluation.digits import targets
+    from keras_cgen.families.digits.evaluate import as_judged
+    from keras_cgen.families.digits.evaluate import real_digits
+    from keras_cgen.families.digits.evaluate import targets
 
     images = np.random.default_rng(0).integers(0, 256, (20, SIZE, SIZE)).astype("uint8")
     splits = {name: (images, np.arange(20) % 10) for name in ("train", "valid", "test")}
@@ -282,9 +281,9 @@ def test_option_sweep_judges_each_value_on_its_own_seed(loaded):
     (their own seed) judged overall and per digit."""
     import keras
 
-    from keras_cgen.evaluation.digit_judge import DigitJudge
-    from keras_cgen.evaluation.digit_judge import build_digit_judge
-    from keras_cgen.evaluation.digits import sweep
+    from keras_cgen.families.digits.judge import DigitJudge
+    from keras_cgen.families.digits.judge import build_digit_judge
+    from keras_cgen.families.digits.evaluate import sweep
 
     keras.utils.set_random_seed(0)
     judge = DigitJudge(build_digit_judge(image_size=SIZE))  # untrained: any classifier will do here

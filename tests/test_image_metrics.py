@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from keras_cgen.evaluation.image_metrics import frechet_distance
-from keras_cgen.evaluation.image_metrics import memorised_share
-from keras_cgen.evaluation.image_metrics import precision_recall
+from keras_cgen.families.digits.image_metrics import frechet_distance
+from keras_cgen.families.digits.image_metrics import memorised_share
+from keras_cgen.families.digits.image_metrics import precision_recall
 
 
 def test_frechet_distance_of_gaussians(rng):

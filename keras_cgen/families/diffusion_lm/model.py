@@ -12,7 +12,7 @@ word embeddings, all positions at once.
   guidance classifier, trained on the frozen embeddings noised at the
   200-step schedule (step == num_steps: clean).
 
-Sampling (and the guidance) lives in `keras_cgen.decoding.diffusion`.
+Sampling (and the guidance) lives in `keras_cgen.families.diffusion_lm.sampling`.
 """
 
 import keras

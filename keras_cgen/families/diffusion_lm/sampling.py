@@ -24,7 +24,7 @@ model retrained.
 
 import tensorflow as tf
 
-from keras_cgen.models.diffusion_lm import respaced_schedule
+from keras_cgen.families.diffusion_lm.model import respaced_schedule
 
 
 def schedule_constants(lm, steps):

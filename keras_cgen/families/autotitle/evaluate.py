@@ -276,7 +276,7 @@ def plot_attention(generator, pair, png):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from keras_cgen.models import attention_map
+    from keras_cgen.families.autotitle import attention_map
 
     vocabulary = generator.vocabulary
     with warnings.catch_warnings():
@@ -303,7 +303,7 @@ def plot_attention(generator, pair, png):
 
 def pretraining_note(trained):
     """What the recipe trained on before the Debian pairs (from its command)."""
-    from keras_cgen.training import stage_commands
+    from keras_cgen.zoo.record import stage_commands
 
     commands = " ".join(stage_commands(trained))
     notes = []

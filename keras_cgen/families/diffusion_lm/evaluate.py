@@ -109,7 +109,7 @@ COMPARED = {"teacher": "the teacher LM (lm-score)", "ft_sample": "the class-as-f
 def compared_models(compare):
     """The baselines of `compare` ({key: folder}, keys of `COMPARED`), loaded."""
     from keras_cgen import zoo
-    from keras_cgen.decoding.fudge import load_prefix_classifier
+    from keras_cgen.families.diffusion_lm.fudge import load_prefix_classifier
 
     compare = dict(compare or {})
     unknown = sorted(set(compare) - set(COMPARED))
@@ -129,7 +129,7 @@ def no_unknown(lm):
 def ar_samplers(models, per_class, seed):
     """{row name: sample(class name)} of the autoregressive baselines in `models`
     (each LM's own sampling settings: top-p 0.9)."""
-    from keras_cgen.decoding.fudge import FudgeProcessor
+    from keras_cgen.families.diffusion_lm.fudge import FudgeProcessor
 
     samplers = {}
     if "ft_sample" in models:
@@ -147,7 +147,7 @@ def guidance_accuracy(generator, rows, seed, steps=(0, 50, 100, 150, 199)):
     """The guidance classifier's accuracy on `rows`' embeddings noised to
     each of `steps` of the sampler's schedule, and clean: where its signal
     for the sampler's gradient steps fades."""
-    from keras_cgen.models.diffusion_lm import respaced_schedule
+    from keras_cgen.families.diffusion_lm.model import respaced_schedule
 
     settings = generator.sampling()
     schedule = respaced_schedule(settings["steps"])["alpha_bar"]
@@ -422,7 +422,7 @@ def write_card(report, directory, command):
     text = f"""# {report['name']}
 
 A Diffusion-LM (Li et al. 2022, "Diffusion-LM Improves Controllable Text Generation"; `DiffusionLM`,
-`keras_cgen.decoding.diffusion`) of Debian package synopses: Gaussian noise denoised into word embeddings,
+`keras_cgen.families.diffusion_lm.sampling`) of Debian package synopses: Gaussian noise denoised into word embeddings,
 all {generator.length} positions at once, steered at sampling time by plug-and-play controls (a classifier of the
 package's Section class on noisy latents, a length loss, a required word, infilling) that never retrain it.
 

@@ -40,8 +40,8 @@ class CharLMGenerator(Generator):
     stops_at_end = False  # trained on running text: it writes `max_new_tokens` characters
 
     def __init__(self, directory, config):
-        from keras_cgen.models import CharRNNDecoder
-        from keras_cgen.models import build_char_rnn
+        from keras_cgen.families.char_lm import CharRNNDecoder
+        from keras_cgen.families.char_lm import build_char_rnn
 
         super().__init__(directory, config)
         self.model = self.load_weights(build_char_rnn(len(self.vocabulary), **config.builder))

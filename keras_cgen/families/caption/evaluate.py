@@ -30,7 +30,7 @@ def feature_neighbour_captions(train, test, language, image_size=224):
     (average pooled) are closest in cosine: the stronger baseline."""
     from keras_cgen.checkpoints import mobilenet_v2_weights
     from keras_cgen.images import read_image
-    from keras_cgen.models import build_image_encoder
+    from keras_cgen.families.caption import build_image_encoder
 
     encoder = build_image_encoder(image_size, backbone="MobileNetV2", backbone_weights=mobilenet_v2_weights())
 

@@ -12,7 +12,7 @@ import numpy as np
 from keras_cgen.images import decode_images
 from keras_cgen.images import is_image
 from keras_cgen.images import read_image
-from keras_cgen.zoo.conditional_lm import decode_from_start
+from keras_cgen.families.conditional_lm.generator import decode_from_start
 from keras_cgen.zoo.generator import Generator
 from keras_cgen.zoo.generator import blank_unread
 
@@ -27,8 +27,8 @@ class CaptionGenerator(Generator):
 
         from keras_cgen.models import BertConfig
         from keras_cgen.models import TransformerDecoder
-        from keras_cgen.models import build_image_captioner
-        from keras_cgen.models import build_image_encoder
+        from keras_cgen.families.caption import build_image_captioner
+        from keras_cgen.families.caption import build_image_encoder
 
         super().__init__(directory, config)
         encoder = build_image_encoder(**config.encoder)

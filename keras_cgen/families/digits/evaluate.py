@@ -58,7 +58,7 @@ def evaluate(name, split="test", limit=None, compare=None, per_digit=100, seed=0
     not the default)."""
     from keras_cgen import zoo
     from keras_cgen.data.mnist import load_mnist
-    from keras_cgen.evaluation.digit_judge import DigitJudge
+    from keras_cgen.families.digits.judge import DigitJudge
 
     generator = zoo.load(name)
     judge = DigitJudge.trained()
@@ -119,9 +119,9 @@ def measure(generator, judge, splits, split, per_digit, seed, temperature=None, 
     family's draw `options` judged and compared with real digits of `split`;
     likelihoods where the family has them and `likelihood` (the temperature
     and the options change the samples only)."""
-    from keras_cgen.evaluation.image_metrics import frechet_distance
-    from keras_cgen.evaluation.image_metrics import memorised_share
-    from keras_cgen.evaluation.image_metrics import precision_recall
+    from keras_cgen.families.digits.image_metrics import frechet_distance
+    from keras_cgen.families.digits.image_metrics import memorised_share
+    from keras_cgen.families.digits.image_metrics import precision_recall
 
     real, real_labels, binary = real_digits(generator.config, split, splits)
     out = {"binarised": binary, "likelihood": {}}
@@ -342,7 +342,7 @@ condition and the noise a client draws). Score: {report['score_meaning']}.
 ## Evaluation ({report['split']} split, {report['per_digit']} samples per digit, seed {report['seed']})
 "this model": the default settings (temperature {report.get('temperature', 1.0)}{"".join(f", {k} {v}" for k, v in report.get("options", {}).items())}).
 Judge: a small CNN trained on the training split only ({judge.get('trained_on', '')}), test accuracy
-{100 * judge.get('test_accuracy', float('nan')):.1f}% (`keras_cgen.evaluation.digit_judge`); its 128-unit
+{100 * judge.get('test_accuracy', float('nan')):.1f}% (`keras_cgen.families.digits.judge`); its 128-unit
 penultimate layer gives the features. Real digits for the distances: the {report['split']} split
 {"binarised as the model's data" if report['binarised'] else "(8-bit)"}; "real vs real" is the training
 split against it at the same count.

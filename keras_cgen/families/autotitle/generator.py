@@ -9,21 +9,14 @@ SavedModel graph (`serving_prepare`) and on an ONNX client (`client_feed`).
 
 import warnings
 
+from keras_cgen.families.autotitle.preprocess import cut_positions
+from keras_cgen.families.autotitle.preprocess import source_ids
+from keras_cgen.families.autotitle.preprocess import unilm_source
 from keras_cgen.text import pad_rows
 from keras_cgen.text.source_spelling import graph_restore_spelling
 from keras_cgen.text.source_spelling import restore_spelling
 from keras_cgen.text import truncate
 from keras_cgen.zoo.generator import Generator
-
-
-def cut_positions(lengths, limit, tail):
-    """Per row, the positions kept by `truncate`: `[0, head)` and, when a row
-    is longer than `limit`, `[length - tail, length)` (ragged, graph ops)."""
-    import tensorflow as tf
-
-    cut = lengths > limit
-    head = tf.where(cut, limit - tail, lengths)
-    return tf.concat([tf.ragged.range(head), tf.ragged.range(tf.where(cut, lengths - tail, lengths), lengths)], axis=1)
 
 
 class TitleGenerator(Generator):
@@ -131,8 +124,8 @@ class TitleGenerator(Generator):
 
     @classmethod
     def client_feed(cls, requests, metadata, vocabulary):
-        rows = [truncate(vocabulary.encode(text) if text.strip() else [], metadata["max_source_length"],
-                         metadata["source_tail"]) for text in requests]
+        rows = [source_ids(vocabulary, text, metadata["max_source_length"], metadata["source_tail"])
+                if text.strip() else [] for text in requests]
         return pad_rows([row or [0] for row in rows], multiple=metadata["length_bucket"])
 
     def cli_lines(self, texts, options):
@@ -145,8 +138,8 @@ class LSTMTitleGenerator(TitleGenerator):
     """The LSTM seq2seq + attention + copy prior (+ pointer) title models."""
 
     def __init__(self, directory, config):
-        from keras_cgen.models import LSTMSeq2SeqDecoder
-        from keras_cgen.models import build_lstm_seq2seq
+        from keras_cgen.families.autotitle import LSTMSeq2SeqDecoder
+        from keras_cgen.families.autotitle import build_lstm_seq2seq
 
         super().__init__(directory, config)
         self.model = self.load_weights(build_lstm_seq2seq(len(self.vocabulary), **config.builder))
@@ -180,8 +173,7 @@ class UniLMTitleGenerator(TitleGenerator):
         return self.config.transformer["max_position"] - self.config.max_source_length - 1
 
     def decode(self, rows, **settings):
-        start, end = self.vocabulary.start_id, self.vocabulary.end_id
-        token_ids = pad_rows([[start, *row, end] for row in rows], multiple=self.length_bucket)
+        token_ids = pad_rows([unilm_source(self.vocabulary, row) for row in rows], multiple=self.length_bucket)
         return self.decoder.generate({"token_ids": token_ids}, **settings)
 
     def decode_ids(self, ids, plan, seed, cache_write="where"):

@@ -19,8 +19,8 @@ Each is one compiled loop (nested `while_loop`s for the cached one).
 import tensorflow as tf
 from keras import ops
 
-from keras_cgen.models.pixelcnn import LEVELS
-from keras_cgen.models.pixelcnn import scale_pixels
+from keras_cgen.families.digits.pixelcnn import LEVELS
+from keras_cgen.families.digits.pixelcnn import scale_pixels
 
 
 def pixel_noise(seed, step, batch, levels=LEVELS):

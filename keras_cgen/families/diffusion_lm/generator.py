@@ -49,9 +49,9 @@ class DiffusionLMGenerator(Generator):
     onnx_noise_input = True
 
     def __init__(self, directory, config):
-        from keras_cgen.models.diffusion_lm import DiffusionLM
-        from keras_cgen.models.diffusion_lm import build_diffusion_denoiser
-        from keras_cgen.models.diffusion_lm import build_latent_classifier
+        from keras_cgen.families.diffusion_lm.model import DiffusionLM
+        from keras_cgen.families.diffusion_lm.model import build_diffusion_denoiser
+        from keras_cgen.families.diffusion_lm.model import build_latent_classifier
 
         super().__init__(directory, config)
         builder = dict(config.builder)
@@ -167,7 +167,7 @@ class DiffusionLMGenerator(Generator):
         latents); `noise` in place of the seeded draws (infilling only)."""
         import tensorflow as tf
 
-        from keras_cgen.decoding import diffusion
+        from keras_cgen.families.diffusion_lm import sampling as diffusion
 
         allowed = tf.constant(self.allowed)
         sampler = dict(steps=settings["steps"], allowed=allowed)

@@ -10,22 +10,12 @@ one-hot vector (an unknown label is all zeros, and its answer is blank).
 
 import numpy as np
 
+
+from keras_cgen.families.conditional_lm.preprocess import lm_row
 from keras_cgen.text import pad_rows
-from keras_cgen.zoo.char_lm import beam_options
+from keras_cgen.families.char_lm.generator import beam_options
 from keras_cgen.zoo.generator import Generator
 from keras_cgen.zoo.generator import blank_unread
-
-
-def label_token(label):
-    """The vocabulary token of a label, for models that read it as their first token."""
-    return f"<{label}>"
-
-
-def lm_row(vocabulary, conditioning, text, label, max_characters):
-    """Token ids of one LM sequence: the start token (the label's token when
-    `conditioning` is "first_token"), up to `max_characters` of `text`, [END]."""
-    first = vocabulary.index[label_token(label)] if conditioning == "first_token" else vocabulary.start_id
-    return [first, *vocabulary.encode(text)[:max_characters].tolist(), vocabulary.end_id]
 
 
 def decode_from_start(generator, first_ids, condition, plan, seed, cache_write):
