@@ -9,62 +9,38 @@ steers the LM at decoding time (the Diffusion-LM card's FUDGE baseline).
 Trained on the training split's synopses as the LM reads them ([START],
 words, [END]) with the text's class at every position; early stopping on
 the valid split. Resumable with `--work`.
+
+The recipe is `keras_cgen.families.diffusion_lm.train_prefix_classifier`.
 """
 
 import argparse
 
-import keras
-import numpy as np
-
-import keras_cgen  # noqa: F401
 from keras_cgen import training
-from keras_cgen.zoo import record
-from keras_cgen import zoo
 from keras_cgen.data.debian import SECTION_CLASSES
 from keras_cgen.data.debian import load_synopses
-from keras_cgen.families.diffusion_lm.fudge import build_prefix_classifier
-from keras_cgen.text import load_vocabulary
-from keras_cgen.text import pad_rows
-from keras_cgen.families.conditional_lm.preprocess import lm_row
+from keras_cgen.families.diffusion_lm.train import PREFIX_CLASSIFIER_DEFAULTS
+from keras_cgen.families.diffusion_lm.train import train_prefix_classifier
+from keras_cgen.zoo import record
 
 
-def arrays(rows, vocabulary, max_words):
-    ids = pad_rows([lm_row(vocabulary, "none", r["text"], None, max_words) for r in rows])
-    labels = np.asarray([list(SECTION_CLASSES).index(r["class"]) for r in rows], "int32")
-    return ids, np.repeat(labels[:, None], ids.shape[1], axis=1), (ids != 0).astype("float32")
-
-
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm", required=True, help="the zoo-format folder of the LM to steer (its words.json)")
     parser.add_argument("--out", required=True, help="folder to write (must not exist)")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--embedding-dim", type=int)
+    parser.add_argument("--units", type=int)
     training.add_arguments(parser)
-    args = parser.parse_args()
-    keras.utils.set_random_seed(0)
+    parser.set_defaults(**PREFIX_CLASSIFIER_DEFAULTS)
+    args = parser.parse_args(argv)
 
-    lm = zoo.find(args.lm)
-    config = zoo.ZooConfig.read(lm)
-    vocabulary = load_vocabulary(lm / config.vocabulary)
-    max_words = config.max_new_tokens - 1
-    splits = load_synopses()
-    train, valid = arrays(splits["train"], vocabulary, max_words), arrays(splits["valid"], vocabulary, max_words)
-    builder = {"vocabulary_size": len(vocabulary), "num_classes": len(SECTION_CLASSES),
-               "embedding_dim": args.embedding_dim, "units": args.units}
-    classifier = build_prefix_classifier(**builder)
-    classifier.compile(keras.optimizers.Adam(1e-3), training.target_loss(), weighted_metrics=["accuracy"])
-    work = training.work_dir("fudge", args.work)
-    minutes = training.fit(classifier, train, valid, epochs=args.epochs, work=work, batch_size=args.batch_size,
-                           patience=2)
-    zoo.write_zoo_folder(args.out, {
-        "prefix_classifier.json": {"builder": builder, "labels": list(SECTION_CLASSES), "lm": lm.name,
-                                   "training": record.record(__file__, args, minutes)},
-        "prefix_classifier.safetensors": lambda path: zoo.save_weights(classifier, path),
-        "history.csv": (work / "history.csv").read_text()})
-    print(f"wrote {args.out} after {minutes:.1f} min")
+    splits = {name: [{"text": row["text"], "label": row["class"]} for row in rows]
+              for name, rows in load_synopses().items()}
+    settings = {key: value for key, value in vars(args).items() if key in PREFIX_CLASSIFIER_DEFAULTS}
+    return train_prefix_classifier(splits["train"], valid=splits["valid"], labels=list(SECTION_CLASSES), lm=args.lm,
+                                   out=args.out, work=args.work, command=record.command_line(__file__, args),
+                                   **settings)
 
 
 if __name__ == "__main__":
