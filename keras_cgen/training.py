@@ -154,6 +154,17 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def float32_copy(model, build):
+    """`build()` under the float32 policy with `model`'s weights: the zoo
+    stores float32 networks whatever precision trained them."""
+    import numpy as np
+
+    keras.mixed_precision.set_dtype_policy("float32")
+    final = build()
+    final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    return final
+
+
 def target_loss():
     """Cross-entropy per target token: padding and source positions carry
     sample weight 0, and the mean divides by the weights' sum."""

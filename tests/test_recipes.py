@@ -110,7 +110,7 @@ def test_seq2seq_autotitle_unilm(debian_cache, tmp_path):
     out = run_recipe("task_seq2seq_autotitle", "--out", tmp_path / "m", "--copy-pretraining-epochs", 1,
                      "--copy-steps-per-epoch", 1, "--epochs", 1, "--steps-per-epoch", 1, "--batch-size", 2,
                      "--max-source", 16, "--source-tail", 4, "--max-target", 6, "--valid-size", 4,
-                     "--precision", "float32", "--no-jit-compile", "--work", tmp_path / "work",
+                     "--no-jit-compile", "--work", tmp_path / "work",  # the default mixed_bfloat16
                      load_pairs=valid_from_test(load_pairs))
     gen = zoo.load(out)
     assert (tmp_path / "work" / "unilm-copy" / "finished.json").is_file()  # the copy stage ran, then the pairs

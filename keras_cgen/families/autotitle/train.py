@@ -120,9 +120,7 @@ def train_lstm(pairs, valid, news, hp, strategy, work, language):
     work = training.work_dir("lstm", work)
     minutes += training.fit(model, train_arrays, valid_arrays, epochs=hp.epochs, batch_size=hp.batch_size, work=work,
                             patience=hp.patience)
-    keras.mixed_precision.set_dtype_policy("float32")
-    final = build_lstm_seq2seq(len(vocabulary), **builder)
-    final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    final = training.float32_copy(model, lambda: build_lstm_seq2seq(len(vocabulary), **builder))
     entries = dict(builder=builder, vocabulary="vocab.json" if isinstance(vocabulary, CharVocabulary) else "vocab.txt")
     return final, vocabulary, minutes, work, entries, previous
 
@@ -170,10 +168,8 @@ def train_unilm(pairs, valid, news, hp, strategy, work, language):
     minutes += training.fit(model, unilm_dataset(unilm_rows(pairs, vocabulary, *lengths), hp.batch_size, True, longest),
                             unilm_dataset(unilm_rows(valid, vocabulary, *lengths), hp.batch_size, False, longest),
                             epochs=hp.epochs, steps_per_epoch=hp.steps_per_epoch, work=work, patience=2)
-    keras.mixed_precision.set_dtype_policy("float32")
     config = config_from_model(model)
-    final = build_transformer(config, "unilm")
-    final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    final = training.float32_copy(model, lambda: build_transformer(config, "unilm"))
     entries = dict(transformer=dataclasses.asdict(config), vocabulary="vocab.txt", checkpoint=described)
     return final, vocabulary, minutes, work, entries, None
 

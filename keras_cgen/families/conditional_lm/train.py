@@ -13,7 +13,6 @@ projections start at zero, so step 0 is the pretrained network.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_cgen import training
@@ -137,9 +136,7 @@ def train(examples, *, valid, labels, out, work=None, strategy="default", comman
                            dataset(valid_rows, hp.batch_size, hp.conditioning, False, labels, hp.max_length),
                            epochs=hp.epochs, steps_per_epoch=hp.steps_per_epoch, work=work, patience=hp.epochs)
 
-    keras.mixed_precision.set_dtype_policy("float32")
-    final = build_transformer(transformer, "lm", **conditional)
-    final.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    final = training.float32_copy(model, lambda: build_transformer(transformer, "lm", **conditional))
     config = zoo.ZooConfig(family="conditional_lm", conditioning=hp.conditioning, labels=labels,
                            transformer=transformer.to_dict(),
                            vocabulary="vocab.txt" if checkpoint else "vocab.json" if unit == "characters" else "words.json",
