@@ -194,7 +194,7 @@ def zoo_model(trained, tmp_path_factory):
                                                        dropout=0.0)})
     words = WordVocabulary([f"w{i}" for i in range(4, VOCAB)])
     zoo.save_zoo_model(out, config, lm, words,
-                            files={"classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
+                       files={"classifier.safetensors": lambda path: zoo.save_weights(classifier, path)})
     return out
 
 

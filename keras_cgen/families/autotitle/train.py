@@ -108,8 +108,9 @@ def train_lstm(pairs, valid, news, hp, strategy, work, language):
                 raise ValueError("pretrained_embeddings: MiniLM is English; the zh_CN model reads characters.")
             model.get_layer("Embedding").set_weights([minilm_embeddings(vocabulary, hp.embedding_dim)])
     minutes = 0
+    copies = (copy_pairs(pairs), copy_pairs(valid)) if hp.copy_pretraining_epochs else ([], [])
     stages = [("lstm-news", "news", news["train"], news["valid"], hp.news_pretraining_epochs),
-              ("lstm-copy", "copy", copy_pairs(pairs), copy_pairs(valid), hp.copy_pretraining_epochs)]
+              ("lstm-copy", "copy", *copies, hp.copy_pretraining_epochs)]
     for folder, stage, stage_train, stage_valid, epochs in stages:
         if epochs and stage_train:
             print(f"{stage} pre-training on {len(stage_train)} pairs")

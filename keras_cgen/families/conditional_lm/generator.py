@@ -10,10 +10,9 @@ one-hot vector (an unknown label is all zeros, and its answer is blank).
 
 import numpy as np
 
-
+from keras_cgen.families.char_lm.generator import beam_options
 from keras_cgen.families.conditional_lm.preprocess import lm_row
 from keras_cgen.text import pad_rows
-from keras_cgen.families.char_lm.generator import beam_options
 from keras_cgen.zoo.generator import Generator
 from keras_cgen.zoo.generator import blank_unread
 

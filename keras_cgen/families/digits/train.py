@@ -132,8 +132,7 @@ def train(examples, *, valid, model, out, work=None, strategy="default", command
     hp = training.recipe_settings(DEFAULTS[model], settings, f"digits.train(model={model!r})")
     strategy = training.strategy_of(strategy)
     keras.utils.set_random_seed(0)
-    folder = model if model != "pixelcnn" or not hp.unconditional else "pixelcnn-unconditional"
-    work = training.work_dir(folder, work)
+    work = training.work_dir("pixelcnn-unconditional" if getattr(hp, "unconditional", False) else model, work)
     with strategy.scope():
         network, minutes, entries = TRAINERS[model](examples, valid, hp, work)
     described = dataset or f"{len(examples[0]):,} training / {len(valid[0]):,} valid digits"
